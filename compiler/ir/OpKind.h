@@ -1,0 +1,84 @@
+// The operation set of the xent IR, and what each operation is (name, attributes, regions).
+//
+// Elementwise operations work on scalars or on tiles of one shape; the builder splats a scalar operand to the tile's
+// shape, so a kernel author can write `x - m` with a tile x and a scalar m. Typing rules: TypeRules.h.
+//
+//   constant   <literal> : T              a scalar literal
+//   constexpr  "name" : T                 a named compile-time parameter, replaced by a constant in specialization
+//   program_id <axis> : i32               this program instance's index along a grid axis (0..2)
+//   arange     <start>, <end> : i32[n]    the tile [start, start + 1, ..., end - 1]
+//   splat      s : T[shape]               a tile with every element equal to the scalar s
+//   broadcast  t, <axis> : T[m,n]         a 1-D tile repeated along the other axis of a 2-D result; t lies on `axis`
+//   neg exp exp2 log log2 tanh            unary float math (neg also on integers)
+//   add sub mul div rem max min           binary arithmetic (rem on integers); max/min return the non-NaN operand
+//   and or                                on i1 and integers
+//   cmp <pred> a, b : i1                  eq ne lt le gt ge; signed for integers, ordered for floats (ne: unordered)
+//   select c, a, b                        c ? a : b, elementwise
+//   cast  x : T                           int<->int (sign-extend/truncate, i1 zero-extends), float<->float
+//                                         (round to nearest even), int<->float
+//   addptr p, offset                      p + offset elements
+//   load   p [, mask [, other]]           masked-off elements read nothing and give `other` (default 0)
+//   store  p, v [, mask]                  masked-off elements write nothing
+//   reduce <sum|max|min> t, <axis>        fold a tile along an axis (rank 1 gives a scalar)
+//   for    lb, ub, step, inits... { ^(iv, iters...) ... yield }    counted loop with loop-carried values
+//   if     c { ... yield } else { ... yield }                      results are the yielded values
+//   yield  values...                      ends a region
+//   return                                ends the kernel body
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace xent::ir {
+
+enum class OpKind : uint8_t {
+  Constant, ConstExpr, ProgramId, Arange, Splat, Broadcast,
+  Neg, Exp, Exp2, Log, Log2, Tanh,
+  Add, Sub, Mul, Div, Rem, Max, Min, And, Or,
+  Cmp, Select, Cast,
+  AddPtr, Load, Store,
+  Reduce,
+  For, If, Yield, Return,
+};
+
+enum class CmpPredicate : uint8_t { Eq, Ne, Lt, Le, Gt, Ge };
+enum class ReduceKind : uint8_t { Sum, Max, Min };
+
+// A scalar literal; which member is meaningful follows from the value's type.
+struct Literal {
+  int64_t integer = 0;
+  double real = 0.0;
+  bool operator==(const Literal&) const = default;
+};
+
+enum class OpCategory : uint8_t { Leaf, Unary, Binary, Other, ControlFlow, Terminator };
+
+// Bit set of the attributes an operation kind carries.
+enum AttributeBits : uint8_t {
+  kNoAttributes = 0,
+  kLiteral = 1 << 0,
+  kSymbol = 1 << 1,
+  kAxis = 1 << 2,
+  kRange = 1 << 3,
+  kPredicate = 1 << 4,
+  kReduction = 1 << 5,
+};
+
+struct OpInfo {
+  std::string_view name;
+  OpCategory category;
+  uint8_t attributes;
+  unsigned num_regions;
+  bool has_side_effects;  // kept by dead-code elimination even when unused
+};
+
+const OpInfo& op_info(OpKind kind);
+// The kind whose printed name is `name`; false when there is none.
+bool op_kind_from_name(std::string_view name, OpKind& kind);
+
+std::string_view to_string(CmpPredicate p);
+std::string_view to_string(ReduceKind k);
+bool cmp_predicate_from_name(std::string_view name, CmpPredicate& p);
+bool reduce_kind_from_name(std::string_view name, ReduceKind& k);
+
+}  // namespace xent::ir

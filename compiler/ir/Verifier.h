@@ -1,0 +1,16 @@
+// The verifier: checks that a kernel is well formed, and is run after construction and between passes.
+//
+// It checks that every operand is defined before its use in the same or an enclosing block (dominance for structured
+// control flow), every operation's types follow TypeRules.h, every region ends in a `yield` whose values match its
+// parent's results (and a `for` body's block arguments match the loop-carried values), the kernel body ends in
+// `return`, and no terminator appears elsewhere.
+#pragma once
+
+#include "compiler/ir/IR.h"
+
+namespace xent::ir {
+
+// Throws InternalError naming the offending operation and its location, followed by the printed kernel.
+void verify(const Kernel& kernel);
+
+}  // namespace xent::ir
