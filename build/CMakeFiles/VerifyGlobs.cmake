@@ -19,6 +19,7 @@ set(OLD_GLOB
   "/work/main/compiler/ir/IR.cpp"
   "/work/main/compiler/ir/OpKind.cpp"
   "/work/main/compiler/ir/Printer.cpp"
+  "/work/main/compiler/ir/Semantics.cpp"
   "/work/main/compiler/ir/Type.cpp"
   "/work/main/compiler/ir/TypeRules.cpp"
   "/work/main/compiler/ir/Verifier.cpp"
