@@ -1,0 +1,52 @@
+// What one cross-entropy kernel family is specialized for: the dtypes, the vocab shard, the options of SPEC.md that
+// change the code (label smoothing, z-loss, reduction, mask, weights, entropy) and the tuning choices.
+// Values that vary per call (row count, strides, ignore_index, the shard's vocab offset) are kernel arguments instead.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace xent {
+
+enum class DType : uint8_t { F32, BF16, F16 };
+enum class LabelType : uint8_t { I32, I64 };
+enum class Reduction : uint8_t { None, Sum, Mean };
+
+std::string to_string(DType d);
+std::string to_string(LabelType t);
+std::string to_string(Reduction r);
+// Parse the names above ("bf16", "i64", "mean"); throw UserError naming `argument` and the accepted names.
+DType parse_dtype(const std::string& text, const std::string& argument = "dtype");
+LabelType parse_label_type(const std::string& text, const std::string& argument = "label type");
+Reduction parse_reduction(const std::string& text, const std::string& argument = "reduction");
+int dtype_bytes(DType d);
+
+// How a kernel maps onto the GPU. The defaults are the built-in heuristic's choice.
+struct Tuning {
+  int threads = 256;    // threads per program (a multiple of 32, at most 1024)
+  int64_t block = 0;    // columns per tile when streaming the row; 0 = hold the whole row as one tile
+  bool operator==(const Tuning&) const = default;
+};
+
+struct CrossEntropySpec {
+  DType dtype = DType::BF16;              // logits and gradient
+  LabelType label_type = LabelType::I64;
+  int64_t vocab = 50257;                  // V: the global vocabulary, the sum of all shards
+  int64_t vocab_shard = 50257;            // V_r: the columns this rank holds
+  double label_smoothing = 0.0;           // ε in [0, 1]
+  double z_loss = 0.0;                    // z >= 0
+  Reduction reduction = Reduction::Mean;
+  bool has_mask = false;                  // a per-row keep mask (nonzero = keep)
+  bool has_weights = false;               // per-row fp32 loss weights
+  bool entropy = false;                   // forward-only: also compute the per-row entropy
+  Tuning tuning;
+
+  // Throws UserError naming the first invalid field and its accepted range.
+  void validate() const;
+  // A stable, complete text of every field: the spec's identity in cache keys and test names.
+  std::string canonical() const;
+  bool operator==(const CrossEntropySpec&) const = default;
+};
+
+}  // namespace xent
