@@ -165,9 +165,11 @@ class Block {
   OpList ops_;
 };
 
-// How a pointer parameter may be used: the alignment the caller guarantees for the address (bytes).
+// What the caller guarantees about a parameter, so that codegen may use 16-byte vector accesses (Triton's
+// divisibility specialization): for a pointer, the address is a multiple of `align` bytes; for an integer, the value
+// is a multiple of `align`. 0 = no guarantee beyond the element size.
 struct ParamInfo {
-  int align = 0;  // 0 = no guarantee beyond the element size
+  int align = 0;
 };
 
 class Kernel {
