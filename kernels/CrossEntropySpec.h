@@ -22,10 +22,10 @@ LabelType parse_label_type(const std::string& text, const std::string& argument 
 Reduction parse_reduction(const std::string& text, const std::string& argument = "reduction");
 int dtype_bytes(DType d);
 
-// How a kernel maps onto the GPU. The defaults are the built-in heuristic's choice.
+// How a kernel maps onto the GPU. Zeros mean "the built-in heuristic decides" (see resolved_tuning).
 struct Tuning {
-  int threads = 256;    // threads per program (a multiple of 32, at most 1024)
-  int64_t block = 0;    // columns per tile when streaming the row; 0 = hold the whole row as one tile
+  int threads = 0;      // threads per program (a multiple of 32, at most 1024)
+  int64_t block = 0;    // columns per tile when streaming the row; a block >= the shard holds the whole row as one tile
   bool operator==(const Tuning&) const = default;
 };
 
@@ -40,12 +40,18 @@ struct CrossEntropySpec {
   bool has_mask = false;                  // a per-row keep mask (nonzero = keep)
   bool has_weights = false;               // per-row fp32 loss weights
   bool entropy = false;                   // forward-only: also compute the per-row entropy
+  bool in_place = false;                  // the gradient overwrites the logits
+  bool aligned = true;                    // logits/gradient addresses and row strides allow 16-byte vector access
   Tuning tuning;
 
   // Throws UserError naming the first invalid field and its accepted range.
   void validate() const;
   // A stable, complete text of every field: the spec's identity in cache keys and test names.
   std::string canonical() const;
+  // The tuning with the heuristic's choices filled in for zero fields.
+  Tuning resolved_tuning() const;
+  // True when one rank holds the whole vocabulary (the fused single-pass kernel applies).
+  bool single_shard() const { return vocab_shard == vocab; }
   bool operator==(const CrossEntropySpec&) const = default;
 };
 

@@ -1,0 +1,83 @@
+// Building blocks shared by the cross-entropy kernels: parameter groups, the per-row label facts, the online
+// statistics of a row, the loss of a row and the gradient of a tile. They hold the SPEC.md math in one place; the
+// kernels in CrossEntropyRowKernels.cpp and CrossEntropyRowSetKernels.cpp only arrange them.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "compiler/ir/Builder.h"
+#include "kernels/CrossEntropySpec.h"
+
+namespace xent::ce {
+
+using ir::Expr;
+using ir::Exprs;
+using ir::KernelBuilder;
+using ir::ScalarType;
+
+ScalarType element_of(DType dtype);
+ScalarType element_of(LabelType type);
+
+// A tensor addressed by rows with two leading strides (shape [d0, d1, ...], strides [s0, s1, 1]): three parameters.
+struct RowTensor {
+  Expr pointer, s0, s1;
+  // Declares `name`, `name_s0`, `name_s1`; with `vector_aligned`, the address is 16-byte aligned and the strides keep
+  // every row 16-byte aligned.
+  static RowTensor declare(KernelBuilder& k, const std::string& name, ScalarType element, bool vector_aligned = false);
+  // The address of row `row` (an i64 scalar or tile), rows numbered i = i0 * d1 + i1.
+  Expr row_pointer(Expr row, Expr d1) const;
+};
+
+// The compile-time numbers of a cross-entropy kernel, as constexpr operations (bound by specialization).
+struct Constexprs {
+  Expr vocab;            // i64: V
+  Expr vocab_shard;      // i32: V_r
+  Expr label_smoothing;  // f32: ε
+  Expr z_loss;           // f32: z
+  Expr reduction;        // i32: 0 none, 1 sum, 2 mean
+  Expr entropy;          // i32: 0 or 1
+  static Constexprs declare(KernelBuilder& k);
+  Expr smoothing_on() const;  // ε != 0
+  Expr z_loss_on() const;     // z != 0
+};
+
+// `then()` when `flag` holds, else `otherwise`, as an `if` that folding removes once `flag` is a constant.
+Expr when(Expr flag, const std::function<Expr()>& then, Expr otherwise);
+
+// What a row's label says: `label` (i64), `kept` (not ignored and not masked off), `bad` (kept but outside
+// [0, V)), `ok` (kept and not bad: the row contributes a loss and a gradient). Scalars for one row, tiles for a tile
+// of rows (then `in_range` masks the rows past the end).
+struct LabelFacts {
+  Expr label, kept, bad, ok;
+};
+LabelFacts label_facts(KernelBuilder& k, const RowTensor& labels, const RowTensor* mask, Expr row, Expr d1,
+                       Expr ignore_index, const Constexprs& c, Expr in_range = {});
+
+// The label's column in this shard (i32), or -1 when the shard does not own it or the row is not ok.
+Expr local_label_column(const LabelFacts& facts, Expr vocab_offset, const Constexprs& c);
+
+// One shard's statistics of a row, relative to the running max m (see the partials in CrossEntropyKernels.h).
+struct RowStats {
+  Expr m, d_rest, e_label, x_label, sum_x, sum_ex;
+  static RowStats initial(KernelBuilder& k);
+  Exprs to_exprs() const { return {m, d_rest, e_label, x_label, sum_x, sum_ex}; }
+  static RowStats from(const Exprs& e) { return {e[0], e[1], e[2], e[3], e[4], e[5]}; }
+  // Folds in a tile of the row: x (f32, -inf where `in_row` is false), `is_label` marks the label's column.
+  RowStats accumulate(Expr x, Expr in_row, Expr is_label, const Constexprs& c) const;
+};
+
+// The row's loss from its global statistics (SPEC.md): NaN for bad rows, 0 for rows that are not kept.
+Expr row_loss(Expr lse, Expr x_label, Expr sum_x, const LabelFacts& facts, const Constexprs& c);
+
+// lse = m + ln d, safe when the whole row is -inf (then lse is -inf and the loss NaN, as in PyTorch).
+Expr log_sum_exp(Expr m, Expr d);
+// m, or 0 when m is -inf, so that exp(x - m) is 0 rather than NaN for -inf entries.
+Expr safe_max(Expr m);
+
+// The gradient of a tile (before rounding): scale · (p − ε/V − (1 − ε)·onehot + 2z·lse·p), the label's element
+// formed as −rest + ε − ε/V + 2z·lse·p without cancellation; `rest` = 1 − p_label. Exactly 0 where `ok` is false
+// (ignored, masked or bad rows), whatever the logits hold.
+Expr gradient(Expr x, Expr is_label, Expr lse, Expr rest, Expr scale, Expr ok, const Constexprs& c);
+
+}  // namespace xent::ce

@@ -1,0 +1,66 @@
+#include "kernels/CrossEntropyKernels.h"
+
+#include <array>
+
+#include "compiler/Error.h"
+
+namespace xent {
+namespace ce {
+std::unique_ptr<ir::Kernel> build_count(const CrossEntropySpec& spec);
+std::unique_ptr<ir::Kernel> build_stats(const CrossEntropySpec& spec);
+std::unique_ptr<ir::Kernel> build_combine(const CrossEntropySpec& spec);
+std::unique_ptr<ir::Kernel> build_reduce(const CrossEntropySpec& spec);
+std::unique_ptr<ir::Kernel> build_backward(const CrossEntropySpec& spec);
+std::unique_ptr<ir::Kernel> build_fused(const CrossEntropySpec& spec);
+}  // namespace ce
+
+namespace {
+constexpr std::array<std::string_view, 6> kNames = {"ce_count", "ce_stats", "ce_combine", "ce_reduce", "ce_backward", "ce_fused"};
+}
+
+std::string_view kernel_name(CrossEntropyKernel kernel) { return kNames[static_cast<size_t>(kernel)]; }
+
+CrossEntropyKernel kernel_from_name(std::string_view name) {
+  std::string known;
+  for (size_t i = 0; i < kNames.size(); ++i) {
+    if (kNames[i] == name) return static_cast<CrossEntropyKernel>(i);
+    known += (i ? ", " : "") + std::string(kNames[i]);
+  }
+  throw UserError(cat("kernel: unknown kernel '", name, "'; the cross-entropy kernels are ", known));
+}
+
+std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec) {
+  std::vector<CrossEntropyKernel> kernels = {CrossEntropyKernel::Count, CrossEntropyKernel::Stats,
+                                             CrossEntropyKernel::Combine, CrossEntropyKernel::Reduce,
+                                             CrossEntropyKernel::Backward};
+  if (spec.single_shard()) kernels.push_back(CrossEntropyKernel::Fused);
+  return kernels;
+}
+
+std::unique_ptr<ir::Kernel> build_kernel(CrossEntropyKernel kernel, const CrossEntropySpec& spec) {
+  spec.validate();
+  switch (kernel) {
+    case CrossEntropyKernel::Count: return ce::build_count(spec);
+    case CrossEntropyKernel::Stats: return ce::build_stats(spec);
+    case CrossEntropyKernel::Combine: return ce::build_combine(spec);
+    case CrossEntropyKernel::Reduce: return ce::build_reduce(spec);
+    case CrossEntropyKernel::Backward: return ce::build_backward(spec);
+    case CrossEntropyKernel::Fused:
+      if (!spec.single_shard())
+        throw UserError(cat("ce_fused needs the whole vocabulary on one rank (vocab_shard ", spec.vocab_shard,
+                            " != vocab ", spec.vocab, "); use stats, combine and backward"));
+      return ce::build_fused(spec);
+  }
+  throw InternalError("build_kernel: unknown kernel");
+}
+
+passes::ConstexprBindings constexpr_bindings(const CrossEntropySpec& spec) {
+  return {{"vocab", double(spec.vocab)},
+          {"vocab_shard", double(spec.vocab_shard)},
+          {"label_smoothing", spec.label_smoothing},
+          {"z_loss", spec.z_loss},
+          {"reduction", double(static_cast<int>(spec.reduction))},
+          {"entropy", spec.entropy ? 1.0 : 0.0}};
+}
+
+}  // namespace xent

@@ -1,0 +1,66 @@
+// The cross-entropy kernel family (SPEC.md), written with the IR builder and specialized by a CrossEntropySpec.
+//
+// One op is a short sequence of these kernels on one stream (no host synchronization anywhere):
+//
+//   count     1 program    per-row validity over all rows: the reduction's scale 1/den and the bad-label count
+//   stats     1 per row    this shard's partial statistics of each row               (reads the logits once)
+//   combine   1 per 256 rows  merges the W ranks' partials: loss, lse, 1 - p_label, log-prob, entropy per row
+//   reduce    1 program    the reduced loss, in a fixed order (deterministic)
+//   backward  1 per row    gradient from the saved lse and 1 - p_label, times the upstream gradient
+//   fused     1 per row    single shard: statistics, loss and gradient in one pass over the row
+//
+// Forward then backward: count, stats, [exchange of partials], combine, reduce, later backward.
+// Fused (one shard):      count, fused, reduce.
+//
+// Numbers that shape the code are constexpr parameters bound by the specialization pass (constexpr_bindings):
+// "vocab" (V), "vocab_shard" (V_r), "label_smoothing" (ε), "z_loss" (z), "reduction" (0 none, 1 sum, 2 mean),
+// "entropy" (0/1). A zero ε or z leaves no trace of its code after constant folding.
+//
+// Launch ABI: the parameters of each kernel, in order (a "row tensor" T is three parameters: T pointer, T_s0 and
+// T_s1, the element strides of the two leading dimensions; rows are numbered i = i0 * d1 + i1). Per-row outputs are
+// contiguous fp32 arrays of `rows` elements.
+//   count:    labels[T], mask[T]?, inv_den ptr<f32>, bad ptr<i32>, rows i64, d1 i64, ignore_index i64,
+//             normalizer f32 (sum only: < 0 means none, 0 gives a zero loss and gradient)
+//   stats:    logits[T], labels[T], mask[T]?, partials ptr<f32>, rows i64, d1 i64, ignore_index i64, vocab_offset i64
+//   combine:  partials ptr<f32>, labels[T], mask[T]?, weights ptr<f32>?, loss_rows, lse, rest, logprob, entropy
+//             (ptr<f32> each), rows i64, d1 i64, ignore_index i64, world i32
+//   reduce:   loss_rows ptr<f32>, inv_den ptr<f32>, loss ptr<f32>, rows i64
+//   backward: logits[T], labels[T], mask[T]?, weights ptr<f32>?, lse ptr<f32>, rest ptr<f32>, grad_output[T] (f32),
+//             inv_den ptr<f32>, grad[T] (absent when in place), rows i64, d1 i64, ignore_index i64, vocab_offset i64
+//   fused:    logits[T], labels[T], mask[T]?, weights ptr<f32>?, inv_den ptr<f32>, loss_rows, lse, rest (ptr<f32>),
+//             grad[T] (absent when in place), rows i64, d1 i64, ignore_index i64, grad_scale f32
+// `?` marks parameters present only when the spec has a mask / weights.
+//
+// Partials: rank r writes partials[r * rows * kPartialFields + i * kPartialFields + f] for row i, fields
+// (m, d_rest, e_label, x_label, sum_x, sum_ex): the shard's row max, Σ exp(x - m) over columns other than the label,
+// exp(x_label - m) and x_label when the shard owns the label (else 0), Σ x (when ε > 0) and Σ exp(x - m)·x (entropy).
+// Keeping the label's term apart is what gives 1 - p_label without cancellation (SPEC.md).
+#pragma once
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "compiler/ir/IR.h"
+#include "compiler/passes/Specialize.h"
+#include "kernels/CrossEntropySpec.h"
+
+namespace xent {
+
+enum class CrossEntropyKernel : uint8_t { Count, Stats, Combine, Reduce, Backward, Fused };
+
+inline constexpr int kPartialFields = 6;
+inline constexpr int kCombineRowsPerProgram = 256;
+inline constexpr int kReduceThreads = 1024;
+
+std::string_view kernel_name(CrossEntropyKernel kernel);
+// The kernel named `name` ("ce_fused"); throws UserError listing the names otherwise.
+CrossEntropyKernel kernel_from_name(std::string_view name);
+// The kernels an op with this spec uses (fused only for a single shard).
+std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec);
+
+// The kernel as written, before specialization (it still holds constexpr parameters).
+std::unique_ptr<ir::Kernel> build_kernel(CrossEntropyKernel kernel, const CrossEntropySpec& spec);
+passes::ConstexprBindings constexpr_bindings(const CrossEntropySpec& spec);
+
+}  // namespace xent

@@ -1,0 +1,123 @@
+// The kernels that work on tiles of rows rather than on a row's columns: count, combine and reduce. They touch O(rows)
+// bytes, a small fraction of the logits' traffic.
+#include <limits>
+
+#include "kernels/CrossEntropyCommon.h"
+#include "kernels/CrossEntropyKernels.h"
+
+namespace xent::ce {
+namespace {
+
+using ir::Kernel;
+
+// Iterates over all `rows` in tiles of `tile` rows; `body(row, in_range, carried)` gets the rows (i64 tile) and the
+// mask of those below `rows`.
+using RowTileBody = std::function<Exprs(Expr row, Expr in_range, const Exprs& carried)>;
+Exprs for_each_row_tile(KernelBuilder& k, Expr rows, int64_t tile, Exprs carried, const RowTileBody& body) {
+  Expr zero = k.constant_int(0, ScalarType::I64), step = k.constant_int(tile, ScalarType::I64);
+  return k.for_loop(zero, rows, step, carried, [&](Expr start, const Exprs& inner) {
+    Expr row = start + k.arange(0, tile).to(ScalarType::I64);
+    return body(row, row < rows, inner);
+  });
+}
+
+Expr f32_param(KernelBuilder& k, const char* name) { return k.param(ir::ptr(ScalarType::F32), name); }
+
+}  // namespace
+
+std::unique_ptr<Kernel> build_count(const CrossEntropySpec& spec) {
+  KernelBuilder k("ce_count");
+  RowTensor labels = RowTensor::declare(k, "labels", element_of(spec.label_type));
+  RowTensor mask;
+  if (spec.has_mask) mask = RowTensor::declare(k, "mask", ScalarType::I32);
+  Expr inv_den = f32_param(k, "inv_den"), bad_count = k.param(ir::ptr(ScalarType::I32), "bad");
+  Expr rows = k.param(ir::i64(), "rows"), d1 = k.param(ir::i64(), "d1");
+  Expr ignore_index = k.param(ir::i64(), "ignore_index"), normalizer = k.param(ir::f32(), "normalizer");
+  Constexprs c = Constexprs::declare(k);
+
+  Expr zero = k.constant_int(0, ScalarType::I32);
+  Exprs counts = for_each_row_tile(k, rows, kReduceThreads, {zero, zero}, [&](Expr row, Expr in_range, const Exprs& n) {
+    LabelFacts facts = label_facts(k, labels, spec.has_mask ? &mask : nullptr, row, d1, ignore_index, c, in_range);
+    Expr one = k.constant_int(1, ScalarType::I32);
+    return Exprs{n[0] + k.reduce_sum(k.select(facts.ok, one, zero)), n[1] + k.reduce_sum(k.select(facts.bad, one, zero))};
+  });
+  Expr ok_rows = counts[0].to(ScalarType::F32);
+  Expr f_zero = k.constant(0.0, ScalarType::F32), f_one = k.constant(1.0, ScalarType::F32);
+  // mean: 1 / (ok rows); sum: 1 / num_label_tokens when given (0 tokens: a zero loss and gradient); none: 1.
+  Expr mean_scale = k.select(ok_rows > 0.0, 1.0 / ok_rows, f_zero);
+  Expr sum_scale = k.select(normalizer < 0.0, f_one, k.select(normalizer == 0.0, f_zero, 1.0 / normalizer));
+  Expr scale = k.select(c.reduction == 2.0, mean_scale, k.select(c.reduction == 1.0, sum_scale, f_one));
+  k.store(inv_den, scale);
+  k.store(bad_count, counts[1]);
+  k.set_attribute("threads", kReduceThreads);
+  return k.finish();
+}
+
+std::unique_ptr<Kernel> build_combine(const CrossEntropySpec& spec) {
+  KernelBuilder k("ce_combine");
+  Expr partials = f32_param(k, "partials");
+  RowTensor labels = RowTensor::declare(k, "labels", element_of(spec.label_type));
+  RowTensor mask;
+  if (spec.has_mask) mask = RowTensor::declare(k, "mask", ScalarType::I32);
+  Expr weights = spec.has_weights ? f32_param(k, "weights") : Expr();
+  Expr loss_rows = f32_param(k, "loss_rows"), lse_rows = f32_param(k, "lse"), rest_rows = f32_param(k, "rest");
+  Expr logprob_rows = f32_param(k, "logprob"), entropy_rows = f32_param(k, "entropy");
+  Expr rows = k.param(ir::i64(), "rows"), d1 = k.param(ir::i64(), "d1");
+  Expr ignore_index = k.param(ir::i64(), "ignore_index"), world = k.param(ir::i32(), "world");
+  Constexprs c = Constexprs::declare(k);
+
+  Expr row = (k.program_id(0) * double(kCombineRowsPerProgram) + k.arange(0, kCombineRowsPerProgram)).to(ScalarType::I64);
+  Expr in_range = row < rows;
+  LabelFacts facts = label_facts(k, labels, spec.has_mask ? &mask : nullptr, row, d1, ignore_index, c, in_range);
+  Expr zero = k.splat(k.constant(0.0, ScalarType::F32), {kCombineRowsPerProgram});
+  auto field = [&](Expr rank, int f) {
+    Expr at = (rank.to(ScalarType::I64) * rows + row) * double(kPartialFields) + double(f);
+    return k.load(k.addptr(partials, at), in_range, k.constant(0.0, ScalarType::F32));
+  };
+  Expr first = k.constant_int(0, ScalarType::I32), one = k.constant_int(1, ScalarType::I32);
+  Expr minus_inf = k.literal(-std::numeric_limits<double>::infinity(), zero);
+  Expr m = k.for_loop(first, world, one, {minus_inf}, [&](Expr r, const Exprs& acc) {
+    return Exprs{k.max(acc[0], field(r, 0))};
+  })[0];
+  Expr shift = safe_max(m);
+  RowStats global = RowStats::from(k.for_loop(first, world, one, {m, zero, zero, zero, zero, zero},
+                                              [&](Expr r, const Exprs& acc) {
+    RowStats s = RowStats::from(acc);
+    Expr rescale = k.exp(field(r, 0) - shift);
+    s.d_rest = s.d_rest + field(r, 1) * rescale;
+    s.e_label = s.e_label + field(r, 2) * rescale;
+    s.x_label = s.x_label + field(r, 3);
+    s.sum_x = when(c.smoothing_on(), [&] { return s.sum_x + field(r, 4); }, s.sum_x);
+    s.sum_ex = when(c.entropy != 0.0, [&] { return s.sum_ex + field(r, 5) * rescale; }, s.sum_ex);
+    return s.to_exprs();
+  }));
+
+  Expr d = global.d_rest + global.e_label;
+  Expr lse = log_sum_exp(m, d);
+  Expr weight = weights.defined() ? k.load(k.addptr(weights, row), in_range, k.constant(0.0, ScalarType::F32)) : Expr();
+  Expr loss = row_loss(lse, global.x_label, global.sum_x, facts, c);
+  auto store_rows = [&](Expr base, Expr value) { k.store(k.addptr(base, row), value, in_range); };
+  store_rows(loss_rows, weight.defined() ? loss * weight : loss);
+  store_rows(lse_rows, lse);
+  store_rows(rest_rows, global.d_rest / d);
+  store_rows(logprob_rows, k.select(facts.ok, global.x_label - lse, zero));
+  k.if_then(c.entropy != 0.0, [&] { store_rows(entropy_rows, lse - global.sum_ex / d); });
+  k.set_attribute("threads", kCombineRowsPerProgram);
+  return k.finish();
+}
+
+std::unique_ptr<Kernel> build_reduce(const CrossEntropySpec&) {
+  KernelBuilder k("ce_reduce");
+  Expr loss_rows = f32_param(k, "loss_rows"), inv_den = f32_param(k, "inv_den"), loss = f32_param(k, "loss");
+  Expr rows = k.param(ir::i64(), "rows");
+  Expr total = for_each_row_tile(k, rows, kReduceThreads, {k.constant(0.0, ScalarType::F32)},
+                                 [&](Expr row, Expr in_range, const Exprs& acc) {
+    Expr values = k.load(k.addptr(loss_rows, row), in_range, k.constant(0.0, ScalarType::F32));
+    return Exprs{acc[0] + k.reduce_sum(values)};
+  })[0];
+  k.store(loss, total * k.load(inv_den));
+  k.set_attribute("threads", kReduceThreads);
+  return k.finish();
+}
+
+}  // namespace xent::ce

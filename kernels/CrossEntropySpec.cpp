@@ -1,0 +1,73 @@
+#include "kernels/CrossEntropySpec.h"
+
+#include <array>
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+
+#include "compiler/Error.h"
+
+namespace xent {
+namespace {
+
+constexpr std::array<const char*, 3> kDTypeNames = {"f32", "bf16", "f16"};
+constexpr std::array<const char*, 2> kLabelTypeNames = {"i32", "i64"};
+constexpr std::array<const char*, 3> kReductionNames = {"none", "sum", "mean"};
+
+template <typename Enum, size_t N>
+Enum parse_name(const std::array<const char*, N>& names, const std::string& text, const std::string& argument) {
+  std::string accepted;
+  for (size_t i = 0; i < N; ++i) {
+    if (text == names[i]) return static_cast<Enum>(i);
+    accepted += (i ? ", " : "") + std::string(names[i]);
+  }
+  throw UserError(cat(argument, ": unknown value '", text, "'; use one of ", accepted));
+}
+
+}  // namespace
+
+std::string to_string(DType d) { return kDTypeNames[static_cast<size_t>(d)]; }
+std::string to_string(LabelType t) { return kLabelTypeNames[static_cast<size_t>(t)]; }
+std::string to_string(Reduction r) { return kReductionNames[static_cast<size_t>(r)]; }
+DType parse_dtype(const std::string& text, const std::string& argument) { return parse_name<DType>(kDTypeNames, text, argument); }
+LabelType parse_label_type(const std::string& text, const std::string& argument) {
+  return parse_name<LabelType>(kLabelTypeNames, text, argument);
+}
+Reduction parse_reduction(const std::string& text, const std::string& argument) {
+  return parse_name<Reduction>(kReductionNames, text, argument);
+}
+int dtype_bytes(DType d) { return d == DType::F32 ? 4 : 2; }
+
+void CrossEntropySpec::validate() const {
+  if (vocab < 1) throw UserError(cat("vocab: must be at least 1, got ", vocab));
+  if (vocab_shard < 1) throw UserError(cat("vocab_shard: must be at least 1, got ", vocab_shard, " (every rank holds some columns)"));
+  if (vocab_shard > vocab) throw UserError(cat("vocab_shard: ", vocab_shard, " exceeds the global vocab ", vocab));
+  if (vocab > (int64_t{1} << 31) - 1) throw UserError(cat("vocab: at most 2^31 - 1 columns, got ", vocab));
+  if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
+    throw UserError(cat("label_smoothing: must be in [0, 1], got ", label_smoothing));
+  if (!(z_loss >= 0.0) || std::isinf(z_loss)) throw UserError(cat("z_loss: must be finite and >= 0, got ", z_loss));
+  if (tuning.threads != 0 && (tuning.threads < 32 || tuning.threads > 1024 || tuning.threads % 32))
+    throw UserError(cat("tuning.threads: must be a multiple of 32 in [32, 1024], got ", tuning.threads));
+  if (tuning.block < 0) throw UserError(cat("tuning.block: must be >= 0 (0 = heuristic), got ", tuning.block));
+}
+
+Tuning CrossEntropySpec::resolved_tuning() const {
+  Tuning t = tuning;
+  if (t.threads == 0) t.threads = vocab_shard <= 4096 ? 128 : 512;
+  // A row held in registers costs about two fp32 registers per element per thread; keep it within 16 elements a
+  // thread so that no variant spills, and stream longer rows in chunks of one 16-byte vector per thread.
+  if (t.block == 0) t.block = vocab_shard <= int64_t{16} * t.threads ? vocab_shard : int64_t{8} * t.threads;
+  return t;
+}
+
+std::string CrossEntropySpec::canonical() const {
+  std::ostringstream out;
+  out << std::setprecision(17) << "dtype=" << to_string(dtype) << ";labels=" << to_string(label_type)
+      << ";vocab=" << vocab << ";vocab_shard=" << vocab_shard << ";label_smoothing=" << label_smoothing
+      << ";z_loss=" << z_loss << ";reduction=" << to_string(reduction) << ";mask=" << has_mask
+      << ";weights=" << has_weights << ";entropy=" << entropy << ";in_place=" << in_place << ";aligned=" << aligned
+      << ";threads=" << tuning.threads << ";block=" << tuning.block;
+  return out.str();
+}
+
+}  // namespace xent
