@@ -21,15 +21,18 @@
 // contiguous fp32 arrays of `rows` elements.
 //   count:    labels[T], mask[T]?, inv_den ptr<f32>, bad ptr<i32>, rows i64, d1 i64, ignore_index i64,
 //             normalizer f32 (sum only: < 0 means none, 0 gives a zero loss and gradient)
-//   stats:    logits[T], labels[T], mask[T]?, partials ptr<f32>, rows i64, d1 i64, ignore_index i64, vocab_offset i64
+//   stats:    logits[T], labels[T], mask[T]?, partials ptr<f32> (this rank's slice), d1 i64, ignore_index i64,
+//             vocab_offset i64
 //   combine:  partials ptr<f32>, labels[T], mask[T]?, weights ptr<f32>?, loss_rows, lse, rest, logprob, entropy
 //             (ptr<f32> each), rows i64, d1 i64, ignore_index i64, world i32
 //   reduce:   loss_rows ptr<f32>, inv_den ptr<f32>, loss ptr<f32>, rows i64
 //   backward: logits[T], labels[T], mask[T]?, weights ptr<f32>?, lse ptr<f32>, rest ptr<f32>, grad_output[T] (f32),
-//             inv_den ptr<f32>, grad[T] (absent when in place), rows i64, d1 i64, ignore_index i64, vocab_offset i64
+//             inv_den ptr<f32>, grad[T] (absent when in place), d1 i64, ignore_index i64, vocab_offset i64
 //   fused:    logits[T], labels[T], mask[T]?, weights ptr<f32>?, inv_den ptr<f32>, loss_rows, lse, rest (ptr<f32>),
-//             grad[T] (absent when in place), rows i64, d1 i64, ignore_index i64, grad_scale f32
+//             grad[T] (absent when in place), d1 i64, ignore_index i64, grad_scale f32
 // `?` marks parameters present only when the spec has a mask / weights.
+//
+// Row kernels run one program per row (grid = rows), so they take no row count.
 //
 // Partials: rank r writes partials[r * rows * kPartialFields + i * kPartialFields + f] for row i, fields
 // (m, d_rest, e_label, x_label, sum_x, sum_ex): the shard's row max, Σ exp(x - m) over columns other than the label,
