@@ -1,5 +1,0 @@
-if(EXISTS "/work/main/build/tests/xent_tests[1]_tests.cmake")
-  include("/work/main/build/tests/xent_tests[1]_tests.cmake")
-else()
-  add_test(xent_tests_NOT_BUILT xent_tests_NOT_BUILT)
-endif()

@@ -1,7 +1,0 @@
-add_test([=[Builder.BuildsAndPrintsARowKernel]=]  /work/main/build/tests/xent_tests [==[--gtest_filter=Builder.BuildsAndPrintsARowKernel]==] --gtest_also_run_disabled_tests)
-set_tests_properties([=[Builder.BuildsAndPrintsARowKernel]=]  PROPERTIES WORKING_DIRECTORY /work/main/build/tests SKIP_REGULAR_EXPRESSION [==[\[  SKIPPED \]]==])
-add_test([=[Builder.RejectsMismatchedTypesWithLocation]=]  /work/main/build/tests/xent_tests [==[--gtest_filter=Builder.RejectsMismatchedTypesWithLocation]==] --gtest_also_run_disabled_tests)
-set_tests_properties([=[Builder.RejectsMismatchedTypesWithLocation]=]  PROPERTIES WORKING_DIRECTORY /work/main/build/tests SKIP_REGULAR_EXPRESSION [==[\[  SKIPPED \]]==])
-add_test([=[Builder.LoopAndIf]=]  /work/main/build/tests/xent_tests [==[--gtest_filter=Builder.LoopAndIf]==] --gtest_also_run_disabled_tests)
-set_tests_properties([=[Builder.LoopAndIf]=]  PROPERTIES WORKING_DIRECTORY /work/main/build/tests SKIP_REGULAR_EXPRESSION [==[\[  SKIPPED \]]==])
-set(  xent_tests_TESTS Builder.BuildsAndPrintsARowKernel Builder.RejectsMismatchedTypesWithLocation Builder.LoopAndIf)
