@@ -15,7 +15,8 @@ ReferenceResult reference_cross_entropy(const ReferenceProblem& pb) {
   r.entropy.assign(pb.rows, 0.0);
   r.grad.assign(pb.rows * V, 0.0);
 
-  std::vector<bool> ok(pb.rows, false);
+  std::vector<bool>& ok = r.ok;
+  ok.assign(pb.rows, false);
   int64_t ok_rows = 0;
   for (int64_t i = 0; i < pb.rows; ++i) {
     int64_t y = pb.labels[i];

@@ -31,6 +31,7 @@ struct ReferenceResult {
   std::vector<double> lse;        // per row
   std::vector<double> logprob;    // x_label - lse for ok rows, else 0
   std::vector<double> entropy;    // per row
+  std::vector<bool> ok;           // the row is kept and its label in range: it has a loss and a gradient
   std::vector<double> grad;       // rows x vocab: s_i · (p − ε/V − (1 − ε)·onehot + 2z·lse·p), 0 for rows not ok
   int64_t bad_labels = 0;
 };

@@ -1,0 +1,223 @@
+// The cross-entropy kernels, run by the interpreter, against the fp64 reference (SPEC.md's test list, CPU side).
+#include <gtest/gtest.h>
+
+#include "compiler/Error.h"
+#include "compiler/ir/Printer.h"
+#include "compiler/passes/Pipeline.h"
+#include "tests/support/CrossEntropyProblem.h"
+
+using namespace xent;
+using namespace xent::testing;
+
+namespace {
+
+void check(const ProblemOptions& o) {
+  auto backend = interpreter_backend();
+  expect_matches_reference(o, run_problem(o, *backend));
+}
+
+ProblemOptions base(DType dtype, int64_t vocab, Mode mode = Mode::ForwardBackward) {
+  ProblemOptions o;
+  o.spec.dtype = dtype;
+  o.spec.vocab = vocab;
+  o.spec.vocab_shard = vocab;
+  o.mode = mode;
+  return o;
+}
+
+}  // namespace
+
+struct VocabCase {
+  DType dtype;
+  int64_t vocab;
+};
+
+class CrossEntropyVocab : public ::testing::TestWithParam<VocabCase> {};
+
+TEST_P(CrossEntropyVocab, FusedAndForwardBackwardMatchReference) {
+  for (Mode mode : {Mode::Fused, Mode::ForwardBackward}) {
+    ProblemOptions o = base(GetParam().dtype, GetParam().vocab, mode);
+    o.seed = GetParam().vocab * 3 + int(mode);
+    check(o);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, CrossEntropyVocab,
+                         ::testing::Values(VocabCase{DType::F32, 1}, VocabCase{DType::BF16, 2}, VocabCase{DType::F16, 7},
+                                           VocabCase{DType::BF16, 127}, VocabCase{DType::F32, 128},
+                                           VocabCase{DType::BF16, 129}, VocabCase{DType::F16, 1000},
+                                           VocabCase{DType::BF16, 4095}, VocabCase{DType::F32, 4096},
+                                           VocabCase{DType::BF16, 4097}, VocabCase{DType::BF16, 18992},
+                                           VocabCase{DType::F16, 32000}, VocabCase{DType::BF16, 50257}));
+
+TEST(CrossEntropy, LayoutsAndLabelTypes) {
+  for (Layout layout : {Layout::Contiguous, Layout::Transposed, Layout::Sliced})
+    for (LabelType labels : {LabelType::I32, LabelType::I64}) {
+      ProblemOptions o = base(DType::BF16, 300);
+      o.layout = layout;
+      o.spec.label_type = labels;
+      o.d0 = 3;
+      o.d1 = 4;
+      check(o);
+    }
+}
+
+TEST(CrossEntropy, ReductionsAndNormalizers) {
+  for (Reduction reduction : {Reduction::None, Reduction::Sum, Reduction::Mean})
+    for (Mode mode : {Mode::Fused, Mode::ForwardBackward}) {
+      ProblemOptions o = base(DType::F32, 257, mode);
+      o.spec.reduction = reduction;
+      check(o);
+    }
+  for (float tokens : {0.0f, 7.0f}) {
+    ProblemOptions o = base(DType::BF16, 257);
+    o.spec.reduction = Reduction::Sum;
+    o.num_label_tokens = tokens;
+    check(o);
+  }
+}
+
+TEST(CrossEntropy, AllRowsIgnoredGivesZeroLossAndGradient) {
+  for (Mode mode : {Mode::Fused, Mode::ForwardBackward}) {
+    ProblemOptions o = base(DType::BF16, 100, mode);
+    o.ignore_fraction = 1.0;
+    auto backend = interpreter_backend();
+    Outcome out = run_problem(o, *backend);
+    expect_matches_reference(o, out);
+    EXPECT_EQ(out.ranks[0].loss, 0.0f);
+    for (float g : out.ranks[0].grad) ASSERT_EQ(g, 0.0f);
+  }
+}
+
+TEST(CrossEntropy, CustomIgnoreIndexMaskAndWeights) {
+  ProblemOptions o = base(DType::BF16, 500);
+  o.ignore_index = 3;
+  o.spec.has_mask = true;
+  o.spec.has_weights = true;
+  for (Upstream up : {Upstream::One, Upstream::Scalar, Upstream::PerRow}) {
+    o.upstream = up;
+    check(o);
+  }
+}
+
+TEST(CrossEntropy, LabelSmoothingAndZLoss) {
+  for (double eps : {0.0, 0.1, 1.0})
+    for (double z : {0.0, 1e-4})
+      for (Mode mode : {Mode::Fused, Mode::ForwardBackward}) {
+        ProblemOptions o = base(DType::F32, 333, mode);
+        o.spec.label_smoothing = eps;
+        o.spec.z_loss = z;
+        check(o);
+      }
+}
+
+TEST(CrossEntropy, ConfidentRowsKeepTheirSmallGradient) {
+  for (DType dtype : {DType::BF16, DType::F16, DType::F32}) {
+    ProblemOptions o = base(dtype, 1000, Mode::Fused);
+    o.confident_rows = true;
+    o.ignore_fraction = 0.0;
+    check(o);
+  }
+}
+
+TEST(CrossEntropy, MinusInfinityAndNaN) {
+  for (Mode mode : {Mode::Fused, Mode::ForwardBackward}) {
+    ProblemOptions o = base(DType::BF16, 300, mode);
+    o.minus_inf_blocks = true;
+    o.nan_logits = true;
+    o.ignore_fraction = 0.0;
+    check(o);
+  }
+}
+
+TEST(CrossEntropy, OutOfRangeLabelsAreCountedAndGiveNaNLoss) {
+  ProblemOptions o = base(DType::BF16, 200);
+  o.bad_label_fraction = 0.3;
+  o.spec.reduction = Reduction::None;
+  auto backend = interpreter_backend();
+  Outcome out = run_problem(o, *backend);
+  expect_matches_reference(o, out);
+  EXPECT_GT(out.ranks[0].bad_labels, 0);
+}
+
+TEST(CrossEntropy, ForwardOnlyLogProbAndEntropy) {
+  ProblemOptions o = base(DType::BF16, 1000, Mode::ForwardOnly);
+  o.spec.entropy = true;
+  o.spec.reduction = Reduction::None;
+  check(o);
+}
+
+TEST(CrossEntropy, InPlaceGradient) {
+  for (Mode mode : {Mode::Fused, Mode::ForwardBackward}) {
+    ProblemOptions o = base(DType::BF16, 4100, mode);
+    o.spec.in_place = true;
+    check(o);
+  }
+}
+
+TEST(CrossEntropy, StreamingTilesMatchWholeRowTiles) {
+  for (int64_t block : {int64_t{256}, int64_t{1000}, int64_t{0}}) {
+    ProblemOptions o = base(DType::BF16, 3000, Mode::Fused);
+    o.spec.tuning.block = block;
+    o.spec.tuning.threads = 128;
+    o.spec.label_smoothing = 0.1;
+    check(o);
+  }
+}
+
+struct ShardCase {
+  std::vector<int64_t> shards;
+  double smoothing;
+};
+
+class TensorParallel : public ::testing::TestWithParam<ShardCase> {};
+
+TEST_P(TensorParallel, EveryRankAgreesWithTheSingleShardReference) {
+  const ShardCase& c = GetParam();
+  ProblemOptions o = base(DType::BF16, 0);
+  for (int64_t w : c.shards) o.spec.vocab += w;
+  o.shards = c.shards;
+  o.spec.label_smoothing = c.smoothing;
+  o.spec.z_loss = 1e-4;
+  o.spec.entropy = true;
+  o.minus_inf_blocks = true;
+  o.ignore_fraction = 0.05;
+  check(o);
+  o.mode = Mode::ForwardOnly;
+  check(o);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shards, TensorParallel,
+                         ::testing::Values(ShardCase{{700}, 0.0}, ShardCase{{350, 350}, 0.1},
+                                           ShardCase{{333, 334, 333}, 0.1}, ShardCase{{100, 1, 500, 64}, 0.0},
+                                           ShardCase{{6283, 6282, 6282, 6282, 6282, 6282, 6282, 6282}, 0.1}));
+
+TEST(CrossEntropyKernels, ZeroLabelSmoothingLeavesNoTrace) {
+  CrossEntropySpec spec;
+  spec.vocab = spec.vocab_shard = 50257;
+  for (CrossEntropyKernel kernel : kernels_for(spec)) {
+    auto k = build_kernel(kernel, spec);
+    passes::PipelineOptions quiet;
+    quiet.log = nullptr;
+    passes::run_pipeline(*k, constexpr_bindings(spec), quiet);
+    std::string text = ir::print(*k);
+    EXPECT_EQ(text.find("constexpr"), std::string::npos) << text;
+    EXPECT_EQ(text.find(" if "), std::string::npos) << kernel_name(kernel) << " keeps an if:\n" << text;
+  }
+}
+
+TEST(CrossEntropyKernels, BadSpecsNameTheField) {
+  CrossEntropySpec spec;
+  spec.label_smoothing = 1.5;
+  EXPECT_THROW(build_kernel(CrossEntropyKernel::Stats, spec), UserError);
+  spec.label_smoothing = 0;
+  spec.vocab_shard = spec.vocab + 1;
+  try {
+    build_kernel(CrossEntropyKernel::Stats, spec);
+    FAIL();
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("vocab_shard"), std::string::npos) << e.what();
+  }
+  spec.vocab_shard = 10;
+  EXPECT_THROW(build_kernel(CrossEntropyKernel::Fused, spec), UserError);
+}

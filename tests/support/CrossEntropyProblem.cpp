@@ -1,0 +1,369 @@
+#include "tests/support/CrossEntropyProblem.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <list>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include "compiler/ir/Semantics.h"
+#include "runtime/cpu/CpuBackend.h"
+
+namespace xent::testing {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Where element (i0, i1, j) of a row tensor lives in its buffer: offset + i0 * s0 + i1 * s1 + j.
+struct Placement {
+  int64_t s0, s1, offset, elements;
+};
+
+Placement place(Layout layout, int64_t d0, int64_t d1, int64_t width) {
+  switch (layout) {
+    case Layout::Contiguous: return {d1 * width, width, 0, d0 * d1 * width};
+    case Layout::Transposed: return {width, d0 * width, 0, d0 * d1 * width};  // [S,B,V] view of a [B,S,V] buffer
+    case Layout::Sliced: return {(d1 + 1) * width, width, 0, d0 * (d1 + 1) * width};  // logits[:, :-1]
+  }
+  return {};
+}
+
+Placement place_labels(Layout layout, int64_t d0, int64_t d1) {
+  if (layout == Layout::Sliced) return {d1 + 1, 1, 1, d0 * (d1 + 1)};  // labels[:, 1:]
+  return place(layout, d0, d1, 1);
+}
+
+// A typed host array that is uploaded to the backend.
+struct Staged {
+  std::vector<uint8_t> bytes;
+  uint64_t address = 0;
+};
+
+void put(DType dtype, std::vector<uint8_t>& bytes, int64_t index, double value) {
+  float f = static_cast<float>(value);
+  if (dtype == DType::F32) return std::memcpy(&bytes[index * 4], &f, 4), void();
+  uint16_t bits = dtype == DType::BF16 ? ir::float_to_bf16_bits(f) : ir::float_to_f16_bits(f);
+  std::memcpy(&bytes[index * 2], &bits, 2);
+}
+
+double get(DType dtype, const std::vector<uint8_t>& bytes, int64_t index) {
+  if (dtype == DType::F32) {
+    float f;
+    std::memcpy(&f, &bytes[index * 4], 4);
+    return f;
+  }
+  uint16_t bits;
+  std::memcpy(&bits, &bytes[index * 2], 2);
+  return dtype == DType::BF16 ? ir::bf16_bits_to_float(bits) : ir::f16_bits_to_float(bits);
+}
+
+double round_to(DType dtype, double v) {
+  std::vector<uint8_t> cell(4);
+  put(dtype, cell, 0, v);
+  return get(dtype, cell, 0);
+}
+
+// The global inputs, in row order i = i0 * d1 + i1.
+struct Inputs {
+  ReferenceProblem reference;
+  std::vector<float> grad_output;  // 1 or rows
+};
+
+Inputs generate(const ProblemOptions& o) {
+  const int64_t rows = o.d0 * o.d1, V = o.spec.vocab;
+  std::mt19937_64 rng(o.seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  std::uniform_int_distribution<int64_t> column(0, V - 1);
+  Inputs in;
+  ReferenceProblem& r = in.reference;
+  r.rows = rows;
+  r.vocab = V;
+  r.ignore_index = o.ignore_index;
+  r.label_smoothing = o.spec.label_smoothing;
+  r.z_loss = o.spec.z_loss;
+  r.reduction = o.spec.reduction;
+  if (o.num_label_tokens >= 0) r.num_label_tokens = o.num_label_tokens;
+  r.logits.resize(rows * V);
+  for (double& x : r.logits) x = o.logit_scale * normal(rng);
+  for (int64_t i = 0; i < rows; ++i) {
+    double u = uniform(rng);
+    int64_t y = column(rng);
+    if (i % 7 == 1) y = 0;
+    if (i % 7 == 2) y = V - 1;
+    if (u < o.ignore_fraction) y = o.ignore_index;
+    else if (u < o.ignore_fraction + o.bad_label_fraction) y = i % 2 ? V : -5;
+    r.labels.push_back(y);
+    if (o.confident_rows && i % 3 == 0 && y >= 0 && y < V) r.logits[i * V + y] += 25.0;
+  }
+  if (o.minus_inf_blocks) {
+    for (int64_t j = 0; j < std::min<int64_t>(64, V); ++j) r.logits[j] = -kInf;  // row 0: a -inf first block
+    if (rows > 1) {
+      int64_t width = o.shards.empty() ? V / 2 : o.shards[0];
+      for (int64_t j = 0; j < width; ++j) r.logits[V + j] = -kInf;  // row 1: the first shard all -inf
+      if (r.labels[1] >= 0 && r.labels[1] < width) r.labels[1] = V - 1;
+    }
+    if (rows > 2) {
+      for (int64_t j = 0; j < V; ++j) r.logits[2 * V + j] = -kInf;  // row 2: all -inf gives NaN
+      r.labels[2] = 0;
+    }
+  }
+  if (o.nan_logits && rows > 3) r.logits[3 * V + V / 2] = std::numeric_limits<double>::quiet_NaN();
+  for (double& x : r.logits) x = round_to(o.spec.dtype, x);
+  if (o.spec.has_mask)
+    for (int64_t i = 0; i < rows; ++i) r.mask.push_back(uniform(rng) < o.masked_fraction ? 0 : 1 + int32_t(i % 3));
+  if (o.spec.has_weights)
+    for (int64_t i = 0; i < rows; ++i) r.weights.push_back(static_cast<float>(0.25 + uniform(rng)));
+  if (o.upstream == Upstream::PerRow)
+    for (int64_t i = 0; i < rows; ++i) in.grad_output.push_back(static_cast<float>(4 * uniform(rng) - 2));
+  else
+    in.grad_output.push_back(o.upstream == Upstream::One ? 1.0f : 0.37f);
+  r.grad_output.assign(in.grad_output.begin(), in.grad_output.end());
+  return in;
+}
+
+// One rank's buffers on the backend.
+struct Rank {
+  CrossEntropySpec spec;
+  CrossEntropyCall call;
+  Placement logits_place;
+  uint64_t logits = 0, grad = 0;
+  int64_t width = 0;
+};
+
+template <typename T>
+uint64_t upload(Backend& b, const std::vector<T>& values) {
+  uint64_t at = b.allocate(std::max<size_t>(values.size() * sizeof(T), 4));
+  if (!values.empty()) b.upload(at, values.data(), values.size() * sizeof(T));
+  return at;
+}
+
+template <typename T>
+std::vector<T> download(Backend& b, uint64_t at, int64_t n) {
+  std::vector<T> out(n);
+  if (n) b.download(out.data(), at, n * sizeof(T));
+  return out;
+}
+
+Rank prepare_rank(const ProblemOptions& o, const Inputs& in, Backend& b, int rank, int64_t offset, int64_t width,
+                  uint64_t labels, uint64_t mask, uint64_t weights, uint64_t grad_output) {
+  const int64_t V = o.spec.vocab, elem = dtype_bytes(o.spec.dtype);
+  Rank r;
+  r.width = width;
+  r.spec = o.spec;
+  r.spec.vocab_shard = width;
+  r.spec.aligned = (width * elem) % 16 == 0;
+  r.logits_place = place(o.layout, o.d0, o.d1, width);
+  const Placement& p = r.logits_place;
+  std::vector<uint8_t> bytes(p.elements * elem);
+  for (int64_t i0 = 0; i0 < o.d0; ++i0)
+    for (int64_t i1 = 0; i1 < o.d1; ++i1)
+      for (int64_t j = 0; j < width; ++j)
+        put(o.spec.dtype, bytes, p.offset + i0 * p.s0 + i1 * p.s1 + j, in.reference.logits[(i0 * o.d1 + i1) * V + offset + j]);
+  r.logits = upload(b, bytes);
+  r.grad = o.spec.in_place ? r.logits : b.allocate(bytes.size());
+
+  Placement lp = place_labels(o.layout, o.d0, o.d1);
+  CrossEntropyCall& c = r.call;
+  c.d0 = o.d0;
+  c.d1 = o.d1;
+  c.logits = {r.logits, p.s0, p.s1};
+  c.grad = {r.grad, p.s0, p.s1};
+  c.labels = {labels + uint64_t(lp.offset) * (o.spec.label_type == LabelType::I32 ? 4 : 8), lp.s0, lp.s1};
+  c.mask = {mask, o.d1, 1};
+  c.weights = weights;
+  c.grad_output = in.grad_output.size() == 1 ? RowTensorRef{grad_output, 0, 0} : RowTensorRef{grad_output, o.d1, 1};
+  c.ignore_index = o.ignore_index;
+  c.normalizer = o.num_label_tokens;
+  c.grad_scale = in.grad_output[0];
+  c.vocab_offset = offset;
+  c.rank = rank;
+  c.world = static_cast<int>(std::max<size_t>(o.shards.size(), 1));
+  c.workspace = carve_workspace(b.allocate(workspace_bytes(c.rows(), c.world)), c.rows(), c.world);
+  return r;
+}
+
+uint64_t upload_labels(const ProblemOptions& o, const Inputs& in, Backend& b) {
+  Placement lp = place_labels(o.layout, o.d0, o.d1);
+  std::vector<int64_t> wide(lp.elements, 0);
+  for (int64_t i0 = 0; i0 < o.d0; ++i0)
+    for (int64_t i1 = 0; i1 < o.d1; ++i1) wide[lp.offset + i0 * lp.s0 + i1 * lp.s1] = in.reference.labels[i0 * o.d1 + i1];
+  if (o.spec.label_type == LabelType::I64) return upload(b, wide);
+  return upload(b, std::vector<int32_t>(wide.begin(), wide.end()));
+}
+
+RankResult collect(const ProblemOptions& o, Backend& b, const Rank& r) {
+  const int64_t rows = r.call.rows();
+  const Workspace& w = r.call.workspace;
+  RankResult out;
+  out.row_loss = download<float>(b, w.loss_rows, rows);
+  out.lse = download<float>(b, w.lse, rows);
+  out.logprob = download<float>(b, w.logprob, rows);
+  out.entropy = download<float>(b, w.entropy, rows);
+  out.loss = download<float>(b, w.loss, 1)[0];
+  out.bad_labels = download<int32_t>(b, w.bad, 1)[0];
+  if (o.mode == Mode::ForwardOnly) return out;
+  const Placement& p = r.logits_place;
+  const int64_t elem = dtype_bytes(o.spec.dtype);
+  std::vector<uint8_t> bytes = download<uint8_t>(b, r.grad, p.elements * elem);
+  for (int64_t i0 = 0; i0 < o.d0; ++i0)
+    for (int64_t i1 = 0; i1 < o.d1; ++i1)
+      for (int64_t j = 0; j < r.width; ++j)
+        out.grad.push_back(static_cast<float>(get(o.spec.dtype, bytes, p.offset + i0 * p.s0 + i1 * p.s1 + j)));
+  return out;
+}
+
+// The in-process all-gather: every rank's slice of the partials into every rank's partials.
+void exchange_partials(Backend& b, std::vector<Rank>& ranks) {
+  const int64_t slice = ranks[0].call.rows() * kPartialFields;
+  std::vector<float> gathered(slice * ranks.size());
+  for (size_t r = 0; r < ranks.size(); ++r) {
+    std::vector<float> own = download<float>(b, ranks[r].call.workspace.partials + r * slice * 4, slice);
+    std::copy(own.begin(), own.end(), gathered.begin() + r * slice);
+  }
+  for (Rank& r : ranks) b.upload(r.call.workspace.partials, gathered.data(), gathered.size() * 4);
+}
+
+// Distance in units in the last place between two values of `dtype` (0 when equal, also for +0 and -0).
+int64_t ulp_distance(DType dtype, double a, double b) {
+  auto ordered = [&](double v) -> int64_t {
+    std::vector<uint8_t> cell(4);
+    put(dtype, cell, 0, v);
+    int64_t bits = 0, sign_bit = dtype == DType::F32 ? int64_t{1} << 31 : 1 << 15;
+    std::memcpy(&bits, cell.data(), dtype == DType::F32 ? 4 : 2);
+    return bits & sign_bit ? -(bits & (sign_bit - 1)) : bits;
+  };
+  return std::llabs(ordered(a) - ordered(b));
+}
+
+bool same_special(double got, double want) {
+  if (std::isnan(want)) return std::isnan(got);
+  if (std::isinf(want)) return got == want;
+  return false;
+}
+
+void expect_close(const char* what, int64_t row, double got, double want, double tolerance) {
+  if (std::isnan(want) || std::isinf(want)) {
+    EXPECT_TRUE(same_special(got, want)) << what << " of row " << row << ": got " << got << ", want " << want;
+    return;
+  }
+  EXPECT_NEAR(got, want, tolerance) << what << " of row " << row;
+}
+
+}  // namespace
+
+std::string ProblemOptions::str() const {
+  std::ostringstream out;
+  out << spec.canonical() << " d0=" << d0 << " d1=" << d1 << " layout=" << int(layout) << " upstream=" << int(upstream)
+      << " mode=" << int(mode) << " shards=" << shards.size() << " seed=" << seed;
+  return out.str();
+}
+
+Outcome run_problem(const ProblemOptions& o, Backend& b) {
+  Inputs in = generate(o);
+  Outcome outcome;
+  outcome.reference = reference_cross_entropy(in.reference);
+  std::vector<int64_t> widths = o.shards.empty() ? std::vector<int64_t>{o.spec.vocab} : o.shards;
+  uint64_t labels = upload_labels(o, in, b);
+  uint64_t mask = o.spec.has_mask ? upload(b, in.reference.mask) : 0;
+  std::vector<float> weights(in.reference.weights.begin(), in.reference.weights.end());
+  uint64_t weight_rows = o.spec.has_weights ? upload(b, weights) : 0;
+  uint64_t grad_output = upload(b, in.grad_output);
+  std::vector<Rank> ranks;
+  int64_t offset = 0;
+  for (size_t r = 0; r < widths.size(); ++r) {
+    outcome.offsets.push_back(offset);
+    ranks.push_back(prepare_rank(o, in, b, int(r), offset, widths[r], labels, mask, weight_rows, grad_output));
+    offset += widths[r];
+  }
+  if (o.mode == Mode::Fused) {
+    for (Rank& r : ranks) b.execute(r.spec, plan_fused(r.spec, r.call));
+  } else {
+    for (Rank& r : ranks) b.execute(r.spec, plan_statistics(r.spec, r.call));
+    exchange_partials(b, ranks);
+    for (Rank& r : ranks) b.execute(r.spec, plan_loss(r.spec, r.call));
+    if (o.mode == Mode::ForwardBackward)
+      for (Rank& r : ranks) b.execute(r.spec, plan_backward(r.spec, r.call));
+  }
+  for (const Rank& r : ranks) outcome.ranks.push_back(collect(o, b, r));
+  return outcome;
+}
+
+void expect_matches_reference(const ProblemOptions& o, const Outcome& outcome) {
+  SCOPED_TRACE(o.str());
+  const ReferenceResult& ref = outcome.reference;
+  const int64_t rows = o.d0 * o.d1, V = o.spec.vocab;
+  const RankResult& first = outcome.ranks[0];
+  for (int64_t i = 0; i < rows; ++i) {
+    double lse_scale = 1.0 + (std::isfinite(ref.lse[i]) ? std::fabs(ref.lse[i]) : 0.0);
+    expect_close("loss", i, first.row_loss[i], ref.row_loss[i], 1e-5 * std::fabs(ref.row_loss[i]) + 1e-6 * lse_scale);
+    bool ok = ref.ok[i];
+    if (ok) expect_close("logprob", i, first.logprob[i], ref.logprob[i], 1e-5 * std::fabs(ref.logprob[i]) + 1e-6 * lse_scale);
+    if (ok) expect_close("lse", i, first.lse[i], ref.lse[i], 1e-6 * lse_scale);
+    if (o.spec.entropy) expect_close("entropy", i, first.entropy[i], ref.entropy[i], 1e-5 * lse_scale);
+  }
+  if (o.spec.reduction != Reduction::None)
+    expect_close("reduced loss", -1, first.loss, ref.loss, 1e-5 * std::fabs(ref.loss) + 1e-6);
+  EXPECT_EQ(first.bad_labels, ref.bad_labels);
+
+  for (size_t r = 0; r < outcome.ranks.size(); ++r) {
+    const RankResult& mine = outcome.ranks[r];
+    // Every rank computes the same loss, bit for bit.
+    EXPECT_EQ(0, std::memcmp(mine.row_loss.data(), first.row_loss.data(), rows * 4)) << "rank " << r << " row losses differ";
+    EXPECT_EQ(0, std::memcmp(&mine.loss, &first.loss, 4)) << "rank " << r << " loss differs";
+    if (o.mode == Mode::ForwardOnly) continue;
+    const int64_t width = mine.grad.size() / rows;
+    int failures = 0;
+    for (int64_t i = 0; i < rows && failures < 5; ++i)
+      for (int64_t j = 0; j < width && failures < 5; ++j) {
+        double got = mine.grad[i * width + j], want = ref.grad[i * V + outcome.offsets[r] + j];
+        bool good;
+        if (std::isnan(want) || std::isinf(want)) good = same_special(got, want);
+        else if (o.spec.dtype == DType::F32) good = std::fabs(got - want) <= 1e-5 * std::fabs(want) + 1e-36;
+        else good = ulp_distance(o.spec.dtype, got, round_to(o.spec.dtype, want)) <= 1;
+        if (!good) {
+          ++failures;
+          ADD_FAILURE() << "gradient of rank " << r << " row " << i << " column " << outcome.offsets[r] + j
+                        << ": got " << got << ", want " << want;
+        }
+      }
+  }
+}
+
+namespace {
+
+class InterpreterBackend : public Backend {
+ public:
+  uint64_t allocate(size_t bytes) override {
+    // 16-byte aligned, like device allocations.
+    auto& block = blocks_.emplace_back((bytes + 15) / 16);
+    return reinterpret_cast<uint64_t>(block.data());
+  }
+  void upload(uint64_t address, const void* host, size_t bytes) override {
+    std::memcpy(reinterpret_cast<void*>(address), host, bytes);
+  }
+  void download(void* host, uint64_t address, size_t bytes) override {
+    std::memcpy(host, reinterpret_cast<const void*>(address), bytes);
+  }
+  void execute(const CrossEntropySpec& spec, const std::vector<Launch>& launches) override {
+    std::vector<interp::Buffer> buffers;
+    for (auto& block : blocks_) buffers.push_back({block.data(), block.size() * 16});
+    cpu::execute(spec, launches, buffers);
+  }
+
+ private:
+  struct alignas(16) Chunk {
+    uint8_t bytes[16];
+  };
+  std::list<std::vector<Chunk>> blocks_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> interpreter_backend() { return std::make_unique<InterpreterBackend>(); }
+
+}  // namespace xent::testing

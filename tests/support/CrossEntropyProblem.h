@@ -1,0 +1,72 @@
+// Test problems for the cross-entropy op: random inputs in every layout SPEC.md lists, sharded over W ranks, run
+// through a backend (the interpreter here, the GPU in the GPU suites) and checked against the fp64 reference with
+// SPEC.md's tolerances.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/CrossEntropyLaunch.h"
+#include "kernels/CrossEntropyReference.h"
+
+namespace xent::testing {
+
+enum class Layout { Contiguous, Transposed, Sliced };  // [B,S,V]; [S,B,V] view of [B,S,V]; logits[:, :-1], labels[:, 1:]
+enum class Upstream { One, Scalar, PerRow };            // grad_output: 1, another scalar, one value per row
+enum class Mode { Fused, ForwardBackward, ForwardOnly };
+
+struct ProblemOptions {
+  CrossEntropySpec spec;              // the global problem: vocab, dtypes, options (vocab_shard is set per rank)
+  std::vector<int64_t> shards;        // column widths per rank, summing to spec.vocab; empty = one rank
+  int64_t d0 = 2, d1 = 5;
+  Layout layout = Layout::Contiguous;
+  Upstream upstream = Upstream::One;
+  Mode mode = Mode::ForwardBackward;
+  double logit_scale = 3.0;
+  double ignore_fraction = 0.1;
+  double bad_label_fraction = 0.0;
+  double masked_fraction = 0.2;       // with spec.has_mask
+  int64_t ignore_index = -100;
+  float num_label_tokens = -1.0f;     // `sum`'s normalizer; < 0 = not given
+  bool confident_rows = false;        // some rows with the label's logit far above the rest
+  bool minus_inf_blocks = false;      // -inf runs of columns, a whole -inf shard, a whole -inf row
+  bool nan_logits = false;            // a NaN in one row
+  uint64_t seed = 1;
+  std::string str() const;
+};
+
+// What one rank's run produced, in the global row order; `grad` holds this rank's columns, rows x width.
+struct RankResult {
+  std::vector<float> row_loss, lse, logprob, entropy, grad;
+  float loss = 0.0f;
+  int32_t bad_labels = 0;
+};
+
+// Where a problem runs: memory the kernels can address, and a way to run launch plans on it.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual uint64_t allocate(size_t bytes) = 0;  // zero-filled
+  virtual void upload(uint64_t address, const void* host, size_t bytes) = 0;
+  virtual void download(void* host, uint64_t address, size_t bytes) = 0;
+  virtual void execute(const CrossEntropySpec& spec, const std::vector<Launch>& launches) = 0;
+};
+
+// Builds the problem, runs every rank (exchanging partials between ranks as the in-process collective does) and
+// returns the ranks' results and the reference.
+struct Outcome {
+  std::vector<RankResult> ranks;
+  ReferenceResult reference;
+  std::vector<int64_t> offsets;  // each rank's first column
+};
+Outcome run_problem(const ProblemOptions& options, Backend& backend);
+
+// GoogleTest checks of an outcome against its reference (SPEC.md tolerances) and across ranks.
+void expect_matches_reference(const ProblemOptions& options, const Outcome& outcome);
+
+// The interpreter backend: host memory, kernels run by the IR interpreter.
+std::unique_ptr<Backend> interpreter_backend();
+
+}  // namespace xent::testing
