@@ -119,8 +119,10 @@ Expr gradient(Expr x, Expr is_label, Expr lse, Expr rest, Expr scale, Expr ok, c
   Expr p = k.exp(x - lse);
   Expr uniform = when(c.smoothing_on(), [&] { return eps / c.vocab.to(ScalarType::F32); }, k.constant(0.0, ScalarType::F32));
   Expr other = when(c.smoothing_on(), [&] { return p - uniform; }, p);
-  Expr target = when(c.smoothing_on(), [&] { return (eps - uniform) - rest; }, -rest);
-  Expr g = k.select(is_label, k.splat(target, x.type().shape()), other);
+  // p_label − (1 − ε) − ε/V as −(1 − ε)·rest + ε·p_label − ε/V: no term near 1 is ever subtracted from another.
+  Expr target = when(c.smoothing_on(), [&] { return eps * p - uniform - (1.0 - eps) * rest; },
+                     k.splat(-rest, x.type().shape()));
+  Expr g = k.select(is_label, target, other);
   g = when(c.z_loss_on(), [&] { return g + (2.0 * c.z_loss * lse) * p; }, g);
   return k.select(ok, g * scale, k.literal(0.0, g));
 }

@@ -14,6 +14,7 @@ ReferenceResult reference_cross_entropy(const ReferenceProblem& pb) {
   r.logprob.assign(pb.rows, 0.0);
   r.entropy.assign(pb.rows, 0.0);
   r.grad.assign(pb.rows * V, 0.0);
+  r.grad_terms.assign(pb.rows * V, 0.0);
 
   std::vector<bool>& ok = r.ok;
   ok.assign(pb.rows, false);
@@ -42,7 +43,10 @@ ReferenceResult reference_cross_entropy(const ReferenceProblem& pb) {
     if (bad) r.row_loss[i] = nan;
     if (!ok[i]) continue;
     double weight = pb.weights.empty() ? 1.0 : pb.weights[i];
-    double loss = (1 - eps) * (lse - x[y]) + eps * (lse - sum_x / V) + z * lse * lse;
+    // Terms with a zero coefficient are left out, not multiplied by 0: their factor may be infinite.
+    double loss = (1 - eps) * (lse - x[y]);
+    if (eps != 0) loss += eps * (lse - sum_x / V);
+    if (z != 0) loss += z * lse * lse;
     r.row_loss[i] = weight * loss;
     r.logprob[i] = x[y] - lse;
   }
@@ -62,7 +66,9 @@ ReferenceResult reference_cross_entropy(const ReferenceProblem& pb) {
     for (int64_t j = 0; j < V; ++j) {
       double p = std::exp(x[j] - r.lse[i]);
       double onehot = j == pb.labels[i] ? 1.0 : 0.0;
-      r.grad[i * V + j] = s * (p - eps / V - (1 - eps) * onehot + 2 * z * r.lse[i] * p);
+      double z_term = z != 0 ? 2 * z * r.lse[i] * p : 0.0;
+      r.grad[i * V + j] = s * (p - eps / V - (1 - eps) * onehot + z_term);
+      r.grad_terms[i * V + j] = std::fabs(s) * (p + eps / V + (1 - eps) * onehot + std::fabs(z_term));
     }
   }
   return r;

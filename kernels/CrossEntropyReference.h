@@ -33,6 +33,9 @@ struct ReferenceResult {
   std::vector<double> entropy;    // per row
   std::vector<bool> ok;           // the row is kept and its label in range: it has a loss and a gradient
   std::vector<double> grad;       // rows x vocab: s_i · (p − ε/V − (1 − ε)·onehot + 2z·lse·p), 0 for rows not ok
+  // rows x vocab: |s_i| · (p + ε/V + (1 − ε)·onehot + |2z·lse|·p), the size of the terms each gradient element is
+  // formed from. Where they cancel (p close to ε/V), fp32 arithmetic can only be accurate relative to this.
+  std::vector<double> grad_terms;
   int64_t bad_labels = 0;
 };
 

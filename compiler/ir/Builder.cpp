@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "compiler/Error.h"
+#include "compiler/ir/Semantics.h"
 #include "compiler/ir/TypeRules.h"
 #include "compiler/ir/Verifier.h"
 
@@ -60,7 +61,8 @@ void KernelBuilder::set_attribute(const std::string& key, int64_t value) { kerne
 Expr KernelBuilder::constant(double value, ScalarType type, SrcLoc loc) {
   if (is_integer(type)) return constant_int(static_cast<int64_t>(value), type, loc);
   Attributes a;
-  a.literal.real = value;
+  // Semantics.h: a float literal holds a value of its type (so folding and the interpreter see the same number).
+  a.literal.real = round_to(type, static_cast<float>(value));
   return make(OpKind::Constant, {}, a, Type::scalar(type), loc);
 }
 

@@ -1,6 +1,6 @@
-// Test problems for the cross-entropy op: random inputs in every layout SPEC.md lists, sharded over W ranks, run
-// through a backend (the interpreter here, the GPU in the GPU suites) and checked against the fp64 reference with
-// SPEC.md's tolerances.
+// Verification problems for the cross-entropy op: random inputs in every layout SPEC.md lists, sharded over W ranks,
+// run through a backend (the interpreter, or the GPU) and checked against the fp64 reference with SPEC.md's
+// tolerances. Used by the test suites, `xent demo` and `xent run`.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,7 @@
 #include "kernels/CrossEntropyLaunch.h"
 #include "kernels/CrossEntropyReference.h"
 
-namespace xent::testing {
+namespace xent::verify {
 
 enum class Layout { Contiguous, Transposed, Sliced };  // [B,S,V]; [S,B,V] view of [B,S,V]; logits[:, :-1], labels[:, 1:]
 enum class Upstream { One, Scalar, PerRow };            // grad_output: 1, another scalar, one value per row
@@ -63,10 +63,17 @@ struct Outcome {
 };
 Outcome run_problem(const ProblemOptions& options, Backend& backend);
 
-// GoogleTest checks of an outcome against its reference (SPEC.md tolerances) and across ranks.
-void expect_matches_reference(const ProblemOptions& options, const Outcome& outcome);
+// The comparison of an outcome with its reference (SPEC.md tolerances) and across ranks.
+struct Verdict {
+  bool ok = true;
+  std::vector<std::string> failures;  // the first few, each naming the quantity, row and column
+  double worst_loss_error = 0.0;      // relative, over rows with a finite loss
+  double worst_gradient_error = 0.0;  // fp32: relative; bf16/f16: units in the last place
+  std::string str() const;            // one line: PASS/FAIL with the worst errors
+};
+Verdict check_against_reference(const ProblemOptions& options, const Outcome& outcome);
 
 // The interpreter backend: host memory, kernels run by the IR interpreter.
 std::unique_ptr<Backend> interpreter_backend();
 
-}  // namespace xent::testing
+}  // namespace xent::verify
