@@ -1,0 +1,41 @@
+// The host memory a kernel run may touch, and the interpreter's loads and stores through it.
+//
+// Every element a load or store touches must lie inside one registered buffer and be aligned to its size, as on the
+// GPU (where a stray address faults or, worse, silently reads another tensor). A violation is a UserError that says
+// which element, which address, and how it misses the nearest buffer; the caller adds which kernel and operation.
+// Masked-off elements touch nothing and are not checked, so a masked tail may point past the end of its tensor.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "compiler/interp/Interpreter.h"
+#include "compiler/interp/Slot.h"
+
+namespace xent::interp {
+
+class Memory {
+ public:
+  explicit Memory(std::span<const Buffer> buffers);
+
+  // out[i] = *pointers[i] where mask[i] (or everywhere without a mask), else other[i] (or 0 without `other`).
+  // 16-bit floats are widened exactly to fp32.
+  void load(const Slot& pointers, const Slot* mask, const Slot* other, Slot& out) const;
+  // *pointers[i] = values[i] where mask[i]; values already hold numbers of the pointee type, so narrowing them to
+  // 16-bit storage is exact.
+  void store(const Slot& pointers, const Slot& values, const Slot* mask) const;
+
+ private:
+  struct Range {
+    uint64_t begin, end;
+  };
+  // Throws unless every active element of `addresses` lies, `size` bytes long and aligned, inside a buffer.
+  void check(const Slot& pointers, const Slot* mask, const char* access) const;
+  bool inside_one(uint64_t first, uint64_t last, uint64_t size) const;
+  std::string nearest(uint64_t address, uint64_t size) const;
+
+  std::vector<Range> buffers_;
+};
+
+}  // namespace xent::interp
