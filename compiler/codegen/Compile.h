@@ -1,0 +1,36 @@
+// The one entry point of code generation: a specialized xent kernel in, PTX out.
+//
+//   layout assignment (Layout.h) -> lowering to LLVM IR (LowerToLLVM.h) -> O3 -> NVPTX code generation (EmitPTX.h)
+//
+// Each call builds its own LLVMContext, TargetMachine and module, so compiles may run on several threads at once.
+// The kernel must have gone through specialization (passes/Pipeline.h): a constexpr left over is a UserError.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "compiler/ir/IR.h"
+
+namespace xent::codegen {
+
+struct TargetOptions {
+  std::string sm = "sm_90";  // sm_80, sm_86, sm_89 or sm_90 (PTXTarget.h)
+};
+
+struct StageTiming {
+  std::string stage;  // "layout", "lower", "optimize", "ptx"
+  double milliseconds = 0;
+};
+
+struct CompiledKernel {
+  std::string name;      // the PTX entry's name (the kernel's)
+  std::string ptx;
+  std::string llvm_ir;   // the optimized module, as text
+  int threads = 0;       // threads per program the kernel must be launched with
+  int shared_bytes = 0;  // static shared memory per program
+  std::vector<StageTiming> timings;
+};
+
+CompiledKernel compile_to_ptx(const ir::Kernel& specialized, const TargetOptions& target = {});
+
+}  // namespace xent::codegen

@@ -1,0 +1,122 @@
+#include "compiler/codegen/PTXTarget.h"
+
+#include <array>
+#include <mutex>
+
+#include <llvm/Config/llvm-config.h>
+#include <llvm/IR/IntrinsicsNVPTX.h>
+#include <llvm/MC/TargetRegistry.h>
+#include <llvm/Support/TargetSelect.h>
+
+#include "compiler/Error.h"
+
+namespace xent::codegen {
+namespace {
+
+constexpr std::array<PTXArch, 4> kArchs{{
+    {"sm_80", "sm_80", ""},
+    {"sm_86", "sm_86", ""},
+    {"sm_89", "sm_89", ""},
+    {"sm_90", "sm_90", ""},
+}};
+
+void initialize_nvptx_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    LLVMInitializeNVPTXTargetInfo();
+    LLVMInitializeNVPTXTarget();
+    LLVMInitializeNVPTXTargetMC();
+    LLVMInitializeNVPTXAsmPrinter();
+  });
+}
+
+#if LLVM_VERSION_MAJOR < 21
+void add_annotation(llvm::Function& f, llvm::StringRef key, int value) {
+  llvm::LLVMContext& ctx = f.getContext();
+  llvm::Metadata* operands[] = {llvm::ValueAsMetadata::get(&f), llvm::MDString::get(ctx, key),
+                                llvm::ConstantAsMetadata::get(llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx), value))};
+  f.getParent()->getOrInsertNamedMetadata("nvvm.annotations")->addOperand(llvm::MDNode::get(ctx, operands));
+}
+#endif
+
+}  // namespace
+
+const PTXArch& ptx_arch(std::string_view sm) {
+  for (const PTXArch& arch : kArchs)
+    if (arch.sm == sm) return arch;
+  std::string names;
+  for (const PTXArch& arch : kArchs) names += cat(names.empty() ? "" : ", ", arch.sm);
+  throw UserError(cat("unsupported GPU architecture '", sm, "'; supported: ", names));
+}
+
+std::unique_ptr<llvm::TargetMachine> create_target_machine(std::string_view sm) {
+  const PTXArch& arch = ptx_arch(sm);
+  initialize_nvptx_once();
+  std::string error;
+  const llvm::Target* target = llvm::TargetRegistry::lookupTarget(std::string(kNVPTXTriple), error);
+  if (!target) throw InternalError(cat("NVPTX target not found: ", error));
+  llvm::TargetOptions options;
+  options.AllowFPOpFusion = llvm::FPOpFusion::Fast;
+  std::unique_ptr<llvm::TargetMachine> machine(
+      target->createTargetMachine(std::string(kNVPTXTriple), arch.cpu, arch.features, options, llvm::Reloc::PIC_,
+                                  std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+  if (!machine) throw InternalError(cat("cannot create an NVPTX target machine for ", sm));
+  return machine;
+}
+
+void configure_module(llvm::Module& module, const llvm::TargetMachine& machine) {
+  module.setTargetTriple(std::string(kNVPTXTriple));
+  module.setDataLayout(machine.createDataLayout());
+}
+
+void mark_kernel(llvm::Function& function, int threads, bool exact) {
+  function.setCallingConv(llvm::CallingConv::PTX_Kernel);
+#if LLVM_VERSION_MAJOR >= 21
+  function.addFnAttr(exact ? "nvvm.reqntid" : "nvvm.maxntid", std::to_string(threads));
+#else
+  // LLVM 19 reads launch bounds from nvvm.annotations only; the "nvvm.maxntid" attribute is silently ignored.
+  add_annotation(function, exact ? "reqntidx" : "maxntidx", threads);
+#endif
+  // The NVPTX backend derives FTZ from the function's fp32 denormal mode; both halves are set because newer LLVM
+  // treats a mixed mode differently.
+  function.addFnAttr("denormal-fp-math-f32", "preserve-sign,preserve-sign");
+}
+
+llvm::Value* thread_index(llvm::IRBuilder<>& b) {
+  return b.CreateIntrinsic(llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x, {}, {});
+}
+
+llvm::Value* program_index(llvm::IRBuilder<>& b, int axis) {
+  static constexpr llvm::Intrinsic::ID kIds[] = {llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x,
+                                                 llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_y,
+                                                 llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_z};
+  return b.CreateIntrinsic(kIds[axis], {}, {});
+}
+
+void barrier(llvm::IRBuilder<>& b) {
+#if LLVM_VERSION_MAJOR >= 21
+  b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier_cta_sync_aligned_all, {}, {b.getInt32(0)});
+#else
+  b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});
+#endif
+}
+
+llvm::Value* exp2_approx(llvm::IRBuilder<>& b, llvm::Value* x) {
+  return b.CreateIntrinsic(llvm::Intrinsic::nvvm_ex2_approx_ftz_f, {}, {x});
+}
+
+llvm::Value* log2_approx(llvm::IRBuilder<>& b, llvm::Value* x) {
+  return b.CreateIntrinsic(llvm::Intrinsic::nvvm_lg2_approx_ftz_f, {}, {x});
+}
+
+llvm::Value* divide_approx(llvm::IRBuilder<>& b, llvm::Value* numerator, llvm::Value* denominator) {
+  return b.CreateIntrinsic(llvm::Intrinsic::nvvm_div_approx_ftz_f, {}, {numerator, denominator});
+}
+
+llvm::Value* shuffle_xor(llvm::IRBuilder<>& b, llvm::Value* value, int lane_mask) {
+  auto id = value->getType()->isFloatTy() ? llvm::Intrinsic::nvvm_shfl_sync_bfly_f32
+                                          : llvm::Intrinsic::nvvm_shfl_sync_bfly_i32;
+  return b.CreateIntrinsic(id, {}, {b.getInt32(-1), value, b.getInt32(lane_mask), b.getInt32(kWarpSize - 1)});
+}
+
+}  // namespace xent::codegen
