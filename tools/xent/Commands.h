@@ -3,7 +3,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include <stdexcept>
+
 namespace xent::tools {
+
+// A command ran but its result is a failure (a check that did not pass): `xent` exits with status 1.
+struct CommandFailed : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 void add_demo_command(CLI::App& app);
 void add_compile_command(CLI::App& app);

@@ -13,6 +13,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const xent::tools::CommandFailed& e) {
+    std::cerr << "xent: " << e.what() << "\n";
+    return 1;
   } catch (const xent::UserError& e) {
     std::cerr << "xent: error: " << e.what() << "\n";
     return 2;

@@ -1,0 +1,32 @@
+#include "tools/xent/SpecOptions.h"
+
+namespace xent::tools {
+
+void SpecOptions::add_to(CLI::App& command) {
+  command.add_option("--dtype", dtype, "logits and gradient dtype: f32, bf16 or f16")->capture_default_str();
+  command.add_option("--labels", labels, "label dtype: i32 or i64")->capture_default_str();
+  command.add_option("--vocab", vocab, "global vocabulary size V")->capture_default_str();
+  command.add_option("--vocab-shard", vocab_shard, "columns held by this rank (default: all of V)");
+  command.add_option("--label-smoothing", label_smoothing, "label smoothing epsilon in [0, 1]")->capture_default_str();
+  command.add_option("--z-loss", z_loss, "z-loss coefficient (>= 0)")->capture_default_str();
+  command.add_option("--reduction", reduction, "none, sum or mean")->capture_default_str();
+  command.add_option("--threads", threads, "threads per program, a multiple of 32 (default: heuristic)");
+  command.add_option("--block", block, "columns per tile when streaming a row (default: heuristic)");
+}
+
+CrossEntropySpec SpecOptions::spec() const {
+  CrossEntropySpec s;
+  s.dtype = parse_dtype(dtype, "--dtype");
+  s.label_type = parse_label_type(labels, "--labels");
+  s.vocab = vocab;
+  s.vocab_shard = vocab_shard ? vocab_shard : vocab;
+  s.label_smoothing = label_smoothing;
+  s.z_loss = z_loss;
+  s.reduction = parse_reduction(reduction, "--reduction");
+  s.tuning.threads = threads;
+  s.tuning.block = block;
+  s.validate();
+  return s;
+}
+
+}  // namespace xent::tools
