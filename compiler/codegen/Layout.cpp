@@ -167,6 +167,11 @@ class Assigner {
 
   void visit(const Operation& op) {
     for (const Value* r : op.results()) note(r);
+    if (op.kind() == OpKind::For) {
+      // iv = lb + k * step
+      int64_t d = std::min(element_divisibility(info(op.operand(0))), element_divisibility(info(op.operand(2))));
+      info_[op.region(0).argument(0)] = {1, d, kUnbounded};
+    }
     for (size_t i = 0; i < op.num_regions(); ++i) visit(op.region(i));
     switch (op.kind()) {
       case OpKind::For:
