@@ -57,6 +57,34 @@ struct RowInputs {
   }
 };
 
+// This program's row: its index, its label facts, the label's column in this shard, and where its logits start.
+struct Row {
+  Expr index;
+  LabelFacts facts;
+  Expr label_column;
+  Expr logits;
+  static Row begin(KernelBuilder& k, const RowInputs& in, Expr d1, Expr ignore_index, Expr vocab_offset,
+                   const Constexprs& c) {
+    Row r;
+    r.index = k.program_id(0).to(ScalarType::I64);
+    r.facts = label_facts(k, in.labels, in.mask_or_null(), r.index, d1, ignore_index, c);
+    r.label_column = local_label_column(r.facts, vocab_offset, c);
+    r.logits = in.logits.row_pointer(r.index, d1);
+    return r;
+  }
+};
+
+// The shard's statistics of the row. When the row is one tile, `whole_row` receives its logits (to be reused).
+RowStats row_statistics(KernelBuilder& k, const CrossEntropySpec& spec, const Constexprs& c, const Row& row,
+                        Expr* whole_row = nullptr) {
+  return RowStats::from(for_each_tile(k, spec, c, RowStats::initial(k).to_exprs(),
+                                      [&](Expr cols, Expr in_row, const Exprs& carried) {
+    Expr x = load_logits(k, row.logits, cols, in_row);
+    if (whole_row && !in_row.defined()) *whole_row = x;
+    return RowStats::from(carried).accumulate(x, in_row, cols == row.label_column, c).to_exprs();
+  }));
+}
+
 }  // namespace
 
 std::unique_ptr<Kernel> build_stats(const CrossEntropySpec& spec) {
@@ -67,17 +95,10 @@ std::unique_ptr<Kernel> build_stats(const CrossEntropySpec& spec) {
   Expr vocab_offset = k.param(ir::i64(), "vocab_offset");
   Constexprs c = Constexprs::declare(k);
 
-  Expr row = k.program_id(0).to(ScalarType::I64);
-  LabelFacts facts = label_facts(k, in.labels, in.mask_or_null(), row, d1, ignore_index, c);
-  Expr label_col = local_label_column(facts, vocab_offset, c);
-  Expr row_start = in.logits.row_pointer(row, d1);
-  RowStats stats = RowStats::from(for_each_tile(k, spec, c, RowStats::initial(k).to_exprs(),
-                                                [&](Expr cols, Expr in_row, const Exprs& carried) {
-    Expr x = load_logits(k, row_start, cols, in_row);
-    return RowStats::from(carried).accumulate(x, in_row, cols == label_col, c).to_exprs();
-  }));
+  Row row = Row::begin(k, in, d1, ignore_index, vocab_offset, c);
+  RowStats stats = row_statistics(k, spec, c, row);
 
-  Expr out = k.addptr(partials, row * double(kPartialFields));
+  Expr out = k.addptr(partials, row.index * double(kPartialFields));
   auto field = [&](int f) { return k.addptr(out, k.constant_int(f, ScalarType::I64)); };
   k.store(field(0), stats.m);
   k.store(field(1), stats.d_rest);
@@ -100,15 +121,14 @@ std::unique_ptr<Kernel> build_backward(const CrossEntropySpec& spec) {
   Expr vocab_offset = k.param(ir::i64(), "vocab_offset");
   Constexprs c = Constexprs::declare(k);
 
-  Expr row = k.program_id(0).to(ScalarType::I64);
-  LabelFacts facts = label_facts(k, in.labels, in.mask_or_null(), row, d1, ignore_index, c);
-  Expr label_col = local_label_column(facts, vocab_offset, c);
-  Expr scale = k.load(grad_output.row_pointer(row, d1)) * in.weight(k, row) * k.load(inv_den);
-  Expr lse = k.load(k.addptr(lse_rows, row)), rest = k.load(k.addptr(rest_rows, row));
-  Expr row_start = in.logits.row_pointer(row, d1), grad_row = grad.row_pointer(row, d1);
+  Row row = Row::begin(k, in, d1, ignore_index, vocab_offset, c);
+  Expr scale = k.load(grad_output.row_pointer(row.index, d1)) * in.weight(k, row.index) * k.load(inv_den);
+  Expr lse = k.load(k.addptr(lse_rows, row.index)), rest = k.load(k.addptr(rest_rows, row.index));
+  Expr grad_row = grad.row_pointer(row.index, d1);
   for_each_tile(k, spec, c, {}, [&](Expr cols, Expr in_row, const Exprs&) {
-    Expr x = load_logits(k, row_start, cols, in_row);
-    store_gradient(k, grad_row, cols, in_row, gradient(x, cols == label_col, lse, rest, scale, facts.ok, c));
+    Expr x = load_logits(k, row.logits, cols, in_row);
+    Expr g = gradient(x, cols == row.label_column, lse, rest, scale, row.facts.ok, c);
+    store_gradient(k, grad_row, cols, in_row, g);
     return Exprs{};
   });
   k.set_attribute("threads", spec.resolved_tuning().threads);
@@ -126,29 +146,22 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   Expr grad_scale = k.param(ir::f32(), "grad_scale");
   Constexprs c = Constexprs::declare(k);
 
-  Expr row = k.program_id(0).to(ScalarType::I64);
-  LabelFacts facts = label_facts(k, in.labels, in.mask_or_null(), row, d1, ignore_index, c);
-  Expr label_col = local_label_column(facts, k.constant_int(0, ScalarType::I64), c);
-  Expr row_start = in.logits.row_pointer(row, d1);
+  Row row = Row::begin(k, in, d1, ignore_index, k.constant_int(0, ScalarType::I64), c);
   Expr whole_row;  // the row's logits, kept when the row is one tile so that it is read once
-  RowStats stats = RowStats::from(for_each_tile(k, spec, c, RowStats::initial(k).to_exprs(),
-                                                [&](Expr cols, Expr in_row, const Exprs& carried) {
-    Expr x = load_logits(k, row_start, cols, in_row);
-    if (!in_row.defined()) whole_row = x;
-    return RowStats::from(carried).accumulate(x, in_row, cols == label_col, c).to_exprs();
-  }));
+  RowStats stats = row_statistics(k, spec, c, row, &whole_row);
 
   Expr d = stats.d_rest + stats.e_label;
   Expr lse = log_sum_exp(stats.m, d), rest = stats.d_rest / d;
-  Expr weight = in.weight(k, row);
-  k.store(k.addptr(loss_rows, row), row_loss(lse, stats.x_label, stats.sum_x, facts, c) * weight);
-  k.store(k.addptr(lse_rows, row), lse);
-  k.store(k.addptr(rest_rows, row), rest);
+  Expr weight = in.weight(k, row.index);
+  k.store(k.addptr(loss_rows, row.index), row_loss(lse, stats.x_label, stats.sum_x, row.facts, c) * weight);
+  k.store(k.addptr(lse_rows, row.index), lse);
+  k.store(k.addptr(rest_rows, row.index), rest);
   Expr scale = grad_scale * weight * k.load(inv_den);
-  Expr grad_row = grad.row_pointer(row, d1);
+  Expr grad_row = grad.row_pointer(row.index, d1);
   for_each_tile(k, spec, c, {}, [&](Expr cols, Expr in_row, const Exprs&) {
-    Expr x = whole_row.defined() ? whole_row : load_logits(k, row_start, cols, in_row);
-    store_gradient(k, grad_row, cols, in_row, gradient(x, cols == label_col, lse, rest, scale, facts.ok, c));
+    Expr x = whole_row.defined() ? whole_row : load_logits(k, row.logits, cols, in_row);
+    Expr g = gradient(x, cols == row.label_column, lse, rest, scale, row.facts.ok, c);
+    store_gradient(k, grad_row, cols, in_row, g);
     return Exprs{};
   });
   k.set_attribute("threads", spec.resolved_tuning().threads);
