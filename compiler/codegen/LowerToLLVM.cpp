@@ -148,7 +148,6 @@ class Lowering {
     // Computed once in the entry block, so they dominate every use.
     llvm::Value* tid = thread_index(b_);
     for (int w = 1; w <= 16; w *= 2) thread_times_[w] = b_.CreateMul(tid, b_.getInt32(w), "", true, true);
-    lane_ = b_.CreateAnd(tid, b_.getInt32(kWarpSize - 1));
     warp_ = b_.CreateLShr(tid, b_.getInt32(5));
     is_thread0_ = b_.CreateICmpEQ(tid, b_.getInt32(0));
   }
@@ -528,11 +527,10 @@ class Lowering {
     for (int lane_mask = kWarpSize / 2; lane_mask >= 1; lane_mask /= 2) acc = combine(kind, acc, shuffle(acc, lane_mask));
     int warps = layouts_.threads() / kWarpSize;
     if (warps > 1) {
+      // After the butterfly every lane holds the same bits (each step combines the same two values, commutatively),
+      // so all lanes write their warp's partial: one same-address store, and no predicate to keep alive.
       llvm::GlobalVariable* partials = shared_array(type, warps);
-      branch(b_.CreateICmpEQ(lane_, b_.getInt32(0)), [&]() -> llvm::Value* {
-        b_.CreateStore(acc, shared_at(partials, warp_));
-        return nullptr;
-      }, [] { return nullptr; });
+      b_.CreateStore(acc, shared_at(partials, warp_));
       barrier(b_);
       std::vector<llvm::Value*> all;
       for (int w = 0; w < warps; ++w) all.push_back(b_.CreateLoad(type, shared_at(partials, b_.getInt32(w))));
@@ -719,7 +717,6 @@ class Lowering {
   std::unique_ptr<llvm::Module> module_;
   llvm::Function* function_ = nullptr;
   std::map<int, llvm::Value*> thread_times_;  // tid * w for each vector width
-  llvm::Value* lane_ = nullptr;
   llvm::Value* warp_ = nullptr;
   llvm::Value* is_thread0_ = nullptr;
   std::unordered_map<const ir::Value*, Slots> values_;

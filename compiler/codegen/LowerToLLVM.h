@@ -14,7 +14,7 @@
 //    div.approx.ftz (fast; 2 ulp for divisors within [2^-126, 2^126], enough for softmax denominators and scales).
 //    max/min are llvm.maxnum/minnum, float to integer casts saturate (llvm.fptosi.sat).
 //  - reduce (1-D) folds a thread's valid slots as a balanced tree, then the warp with shfl.sync.bfly, then the warps
-//    through a static shared array: lane 0 of each warp writes its partial, a barrier, every thread folds all
+//    through a static shared array: each warp writes its partial, a barrier, every thread folds all
 //    partials in the same order (so all threads hold the same bits). 2-D reduce and broadcast move the tile through
 //    shared memory. An operation inside a `for` ends with another barrier, so the next iteration cannot overwrite
 //    the buffer while a slower warp still reads it.
