@@ -14,5 +14,6 @@ struct CommandFailed : std::runtime_error {
 
 void add_demo_command(CLI::App& app);
 void add_compile_command(CLI::App& app);
+void add_cache_command(CLI::App& app);
 
 }  // namespace xent::tools

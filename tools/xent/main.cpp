@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   xent::tools::add_demo_command(app);
   xent::tools::add_compile_command(app);
+  xent::tools::add_cache_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
