@@ -50,4 +50,6 @@ CompiledKernel compile_to_ptx(const ir::Kernel& specialized, const TargetOptions
   return out;
 }
 
+std::string target_for_device(int major, int minor) { return std::string(ptx_arch_for_device(major, minor).sm); }
+
 }  // namespace xent::codegen

@@ -33,4 +33,8 @@ struct CompiledKernel {
 
 CompiledKernel compile_to_ptx(const ir::Kernel& specialized, const TargetOptions& target = {});
 
+// The `TargetOptions::sm` to compile for a device of compute capability major.minor (its own architecture when
+// supported, else the newest older one, whose PTX the driver JIT-compiles for the device).
+std::string target_for_device(int major, int minor);
+
 }  // namespace xent::codegen

@@ -49,6 +49,15 @@ const PTXArch& ptx_arch(std::string_view sm) {
   throw UserError(cat("unsupported GPU architecture '", sm, "'; supported: ", names));
 }
 
+const PTXArch& ptx_arch_for_device(int major, int minor) {
+  const PTXArch* best = nullptr;
+  int device = major * 10 + minor;
+  for (const PTXArch& arch : kArchs)
+    if (std::stoi(std::string(arch.sm.substr(3))) <= device) best = &arch;
+  if (!best) throw UserError(cat("GPU of compute capability ", major, ".", minor, " is too old; xent needs sm_80 or newer"));
+  return *best;
+}
+
 std::unique_ptr<llvm::TargetMachine> create_target_machine(std::string_view sm) {
   const PTXArch& arch = ptx_arch(sm);
   initialize_nvptx_once();

@@ -31,6 +31,10 @@ struct PTXArch {
 // The entry for `sm` ("sm_80", "sm_86", "sm_89", "sm_90"); a UserError listing the supported names otherwise.
 const PTXArch& ptx_arch(std::string_view sm);
 
+// The newest supported architecture a device of compute capability major.minor can run: its own when listed, else the
+// newest older one (a newer GPU JIT-compiles that PTX). A UserError for devices older than every entry.
+const PTXArch& ptx_arch_for_device(int major, int minor);
+
 // A TargetMachine for `sm` at -O3 with FMA contraction (FPOpFusion::Fast). Initialises the NVPTX target once per
 // process (std::call_once; the target registry is global). Safe to call from several threads.
 std::unique_ptr<llvm::TargetMachine> create_target_machine(std::string_view sm);

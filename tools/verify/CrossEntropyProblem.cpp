@@ -155,8 +155,12 @@ Rank prepare_rank(const ProblemOptions& o, const Inputs& in, Backend& b, int ran
   r.width = width;
   r.spec = o.spec;
   r.spec.vocab_shard = width;
-  r.spec.aligned = (width * elem) % 16 == 0;
+  r.spec.aligned = (width * elem) % 16 == 0 && !o.misaligned;
   r.logits_place = place(o.layout, o.d0, o.d1, width);
+  if (o.misaligned) {
+    r.logits_place.offset += 1;
+    r.logits_place.elements += 1;
+  }
   const Placement& p = r.logits_place;
   std::vector<uint8_t> bytes(p.elements * elem);
   for (int64_t i0 = 0; i0 < o.d0; ++i0)
@@ -170,8 +174,9 @@ Rank prepare_rank(const ProblemOptions& o, const Inputs& in, Backend& b, int ran
   CrossEntropyCall& c = r.call;
   c.d0 = o.d0;
   c.d1 = o.d1;
-  c.logits = {r.logits, p.s0, p.s1};
-  c.grad = {r.grad, p.s0, p.s1};
+  uint64_t start = uint64_t(p.offset) * elem;
+  c.logits = {r.logits + start, p.s0, p.s1};
+  c.grad = {r.grad + start, p.s0, p.s1};
   c.labels = {labels + uint64_t(lp.offset) * (o.spec.label_type == LabelType::I32 ? 4 : 8), lp.s0, lp.s1};
   c.mask = {mask, o.d1, 1};
   c.weights = weights;
@@ -269,7 +274,7 @@ class Checker {
 std::string ProblemOptions::str() const {
   std::ostringstream out;
   out << spec.canonical() << " d0=" << d0 << " d1=" << d1 << " layout=" << int(layout) << " upstream=" << int(upstream)
-      << " mode=" << int(mode) << " shards=" << shards.size() << " seed=" << seed;
+      << " mode=" << int(mode) << " shards=" << shards.size() << " misaligned=" << misaligned << " seed=" << seed;
   return out.str();
 }
 

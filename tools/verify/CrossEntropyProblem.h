@@ -33,6 +33,7 @@ struct ProblemOptions {
   bool confident_rows = false;        // some rows with the label's logit far above the rest
   bool minus_inf_blocks = false;      // -inf runs of columns, a whole -inf shard, a whole -inf row
   bool nan_logits = false;            // a NaN in one row
+  bool misaligned = false;            // logits and gradient start one element past a 16-byte boundary
   uint64_t seed = 1;
   std::string str() const;
 };

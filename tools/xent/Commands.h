@@ -14,6 +14,8 @@ struct CommandFailed : std::runtime_error {
 
 void add_demo_command(CLI::App& app);
 void add_compile_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+void add_run_command(CLI::App& app);
 void add_cache_command(CLI::App& app);
 
 }  // namespace xent::tools

@@ -9,6 +9,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   xent::tools::add_demo_command(app);
   xent::tools::add_compile_command(app);
+  xent::tools::add_run_command(app);
+  xent::tools::add_bench_command(app);
   xent::tools::add_cache_command(app);
   try {
     app.parse(argc, argv);

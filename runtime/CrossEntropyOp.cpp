@@ -1,0 +1,60 @@
+#include "runtime/CrossEntropyOp.h"
+
+#include "compiler/Error.h"
+#include "runtime/cuda/Context.h"
+
+namespace xent {
+namespace {
+
+// cuLaunchKernel takes a pointer to each argument's value; the values must outlive the call.
+struct PackedArgs {
+  explicit PackedArgs(const std::vector<KernelArg>& args) {
+    values.reserve(args.size());
+    pointers.reserve(args.size());
+    for (const KernelArg& a : args) {
+      Value v{};
+      switch (a.kind) {
+        case KernelArg::Kind::Pointer: v.u64 = a.pointer; break;
+        case KernelArg::Kind::I64: v.i64 = a.integer; break;
+        case KernelArg::Kind::I32: v.i32 = static_cast<int32_t>(a.integer); break;
+        case KernelArg::Kind::F32: v.f32 = a.real; break;
+      }
+      values.push_back(v);
+    }
+    for (Value& v : values) pointers.push_back(&v);
+  }
+  union Value {
+    uint64_t u64;
+    int64_t i64;
+    int32_t i32;
+    float f32;
+  };
+  std::vector<Value> values;
+  std::vector<void*> pointers;
+};
+
+}  // namespace
+
+CrossEntropyOp::CrossEntropyOp(const CrossEntropySpec& spec) : spec_(spec) {
+  spec_.validate();
+  cuda::ensure_context();
+  for (CrossEntropyKernel k : kernels_for(spec_)) kernels_[static_cast<size_t>(k)] = load_kernel(spec_, k);
+}
+
+const DeviceKernel& CrossEntropyOp::kernel(CrossEntropyKernel which) const {
+  const auto& k = kernels_[static_cast<size_t>(which)];
+  if (!k) throw UserError(cat(kernel_name(which), " is not part of this op (", spec_.canonical(), ")"));
+  return *k;
+}
+
+void CrossEntropyOp::enqueue(const std::vector<Launch>& launches, CUstream stream) const {
+  for (const Launch& launch : launches) {
+    if (launch.grid == 0) continue;  // zero rows: nothing to launch
+    const DeviceKernel& k = kernel(launch.kernel);
+    PackedArgs args(launch.args);
+    cuda::launch(k.module, static_cast<unsigned>(launch.grid), static_cast<unsigned>(k.threads), 0, stream,
+                 args.pointers.data());
+  }
+}
+
+}  // namespace xent

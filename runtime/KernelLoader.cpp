@@ -1,0 +1,31 @@
+#include "runtime/KernelLoader.h"
+
+#include "compiler/codegen/Compile.h"
+#include "runtime/Jit.h"
+#include "runtime/cache/CacheKey.h"
+#include "runtime/cuda/Context.h"
+
+namespace xent {
+
+std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
+  const cuda::DeviceInfo& device = cuda::current_device();
+  std::string sm = codegen::target_for_device(device.sm_major, device.sm_minor);
+  runtime::PtxJit& jit = runtime::PtxJit::instance();
+  std::shared_ptr<const codegen::CompiledKernel> ptx = jit.get(spec, kernel, sm);
+
+  // The driver's linker turns the PTX into machine code for this very device; the result depends on the driver.
+  runtime::CacheKey key = runtime::kernel_key(runtime::Artifact::Cubin, spec, kernel, sm)
+                              .field("device_sm", device.sm())
+                              .field("driver", device.driver_version)
+                              .build();
+  std::optional<std::string> cubin = jit.disk().load(key, runtime::Artifact::Cubin);
+  if (!cubin) {
+    std::vector<char> linked = cuda::link_cubin(ptx->ptx, ptx->name);
+    cubin.emplace(linked.begin(), linked.end());
+    jit.disk().store(key, runtime::Artifact::Cubin, *cubin);
+  }
+  return std::make_unique<DeviceKernel>(
+      DeviceKernel{ptx->name, cuda::LoadedKernel(std::span<const char>(*cubin), ptx->name), ptx->threads});
+}
+
+}  // namespace xent

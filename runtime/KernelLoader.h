@@ -1,0 +1,22 @@
+// From a spec and a kernel of its family to a function on the current device:
+//   PTX from the JIT (memory, disk cache, or compiled now) -> cubin from the disk cache, keyed also by the device's
+//   SM and the driver version, or linked now by the driver (cuLink*) and stored -> the loaded module.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "kernels/CrossEntropyKernels.h"
+#include "runtime/cuda/Module.h"
+
+namespace xent {
+
+struct DeviceKernel {
+  std::string name;
+  cuda::LoadedKernel module;
+  int threads = 0;  // threads per program to launch with
+};
+
+std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& spec, CrossEntropyKernel kernel);
+
+}  // namespace xent

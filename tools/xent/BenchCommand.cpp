@@ -1,0 +1,177 @@
+// `xent bench`: xent alone on the GPU. Measures the device's copy bandwidth first, then for each vocabulary size the
+// time of one cross-entropy step and its useful bandwidth (the bytes a perfect kernel must move, over the time) as a
+// fraction of that copy bandwidth (DESIGN.md, "Performance: how it is measured"). Optionally writes JSON.
+#include <algorithm>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "compiler/Error.h"
+#include "runtime/CrossEntropyOp.h"
+#include "runtime/cuda/Check.h"
+#include "runtime/cuda/Context.h"
+#include "runtime/cuda/Driver.h"
+#include "runtime/cuda/Memory.h"
+#include "runtime/cuda/Timer.h"
+#include "tools/xent/Commands.h"
+#include "tools/xent/SpecOptions.h"
+
+namespace xent::tools {
+namespace {
+
+struct BenchOptions {
+  SpecOptions spec;
+  int64_t tokens = 16384;
+  std::vector<int64_t> vocabs = {16032, 18992, 32000, 37984, 50257, 128256, 151936, 256000};
+  std::string mode = "fused";
+  int iterations = 20;
+  std::string json;
+};
+
+// Bytes read plus bytes written by a device-to-device copy, per second.
+double copy_bandwidth(CUstream stream) {
+  const size_t bytes = size_t{1} << 30;
+  cuda::DeviceBuffer src(bytes), dst(bytes);
+  cuda::StreamTimer timer(stream);
+  auto copy = [&] { XENT_CU_CHECK(cuda::driver().cuMemcpyDtoDAsync(dst.address(), src.address(), bytes, stream)); };
+  copy();
+  timer.start();
+  const int repeats = 10;
+  for (int i = 0; i < repeats; ++i) copy();
+  return 2.0 * bytes * repeats / (timer.stop() * 1e-3);
+}
+
+// Fills `buffer` with random values of `dtype` (generated for a few rows on the host, then replicated on the device).
+void fill_logits(cuda::DeviceBuffer& buffer, DType dtype, int64_t row_elements, CUstream stream) {
+  const int64_t sample_rows = 64, elem = dtype_bytes(dtype);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<uint8_t> host(sample_rows * row_elements * elem);
+  for (int64_t i = 0; i < sample_rows * row_elements; ++i) {
+    float v = normal(rng);
+    if (dtype == DType::F32) std::memcpy(&host[i * 4], &v, 4);
+    else {
+      uint32_t bits;
+      std::memcpy(&bits, &v, 4);
+      uint16_t half = dtype == DType::BF16 ? uint16_t(bits >> 16) : uint16_t(0x3C00 | (bits & 0x3FF));
+      std::memcpy(&host[i * 2], &half, 2);
+    }
+  }
+  size_t chunk = std::min(host.size(), buffer.bytes());
+  buffer.upload(host.data(), chunk);
+  for (size_t at = chunk; at < buffer.bytes(); at += chunk)
+    XENT_CU_CHECK(cuda::driver().cuMemcpyDtoDAsync(buffer.address() + at, buffer.address(),
+                                                   std::min(chunk, buffer.bytes() - at), stream));
+}
+
+nlohmann::json bench_one(const BenchOptions& o, int64_t vocab, double copy_bw, CUstream stream) {
+  CrossEntropySpec spec = o.spec.spec();
+  spec.vocab = spec.vocab_shard = vocab;
+  const int64_t rows = o.tokens, elem = dtype_bytes(spec.dtype);
+  spec.aligned = (vocab * elem) % 16 == 0;
+  CrossEntropyOp op(spec);
+
+  cuda::DeviceBuffer logits(size_t(rows) * vocab * elem), grad(size_t(rows) * vocab * elem);
+  cuda::DeviceBuffer labels(rows * 8), upstream(4), workspace(workspace_bytes(rows, 1));
+  fill_logits(logits, spec.dtype, vocab, stream);
+  std::vector<int64_t> host_labels(rows);
+  std::mt19937_64 rng(11);
+  for (int64_t& y : host_labels) y = int64_t(rng() % uint64_t(vocab));
+  labels.upload(host_labels);
+  float one = 1.0f;
+  upstream.upload(&one, 4);
+
+  CrossEntropyCall call;
+  call.d0 = 1;
+  call.d1 = rows;
+  call.logits = {logits.address(), rows * vocab, vocab};
+  call.grad = {grad.address(), rows * vocab, vocab};
+  call.labels = {labels.address(), rows, 1};
+  call.grad_output = {upstream.address(), 0, 0};
+  call.workspace = carve_workspace(workspace.address(), rows, 1);
+
+  std::vector<Launch> plan;
+  auto append = [&](std::vector<Launch> more) { plan.insert(plan.end(), more.begin(), more.end()); };
+  double passes;  // useful bytes per logit element, in units of the element size
+  if (o.mode == "fused") {
+    append(plan_fused(spec, call));
+    passes = 2;
+  } else if (o.mode == "fwd-bwd") {
+    append(plan_statistics(spec, call));
+    append(plan_loss(spec, call));
+    append(plan_backward(spec, call));
+    passes = 3;
+  } else if (o.mode == "fwd") {
+    append(plan_statistics(spec, call));
+    append(plan_loss(spec, call));
+    passes = 1;
+  } else {
+    throw UserError(cat("--mode: unknown mode '", o.mode, "'; use fused, fwd-bwd or fwd"));
+  }
+
+  for (int i = 0; i < 3; ++i) op.enqueue(plan, stream);
+  cuda::StreamTimer timer(stream);
+  timer.start();
+  for (int i = 0; i < o.iterations; ++i) op.enqueue(plan, stream);
+  double ms = timer.stop() / o.iterations;
+  double useful = passes * double(rows) * vocab * elem;
+  const DeviceKernel& main = op.kernel(o.mode == "fused" ? CrossEntropyKernel::Fused : CrossEntropyKernel::Stats);
+  return {{"vocab", vocab},
+          {"ms", ms},
+          {"useful_gb_per_s", useful / (ms * 1e-3) / 1e9},
+          {"fraction_of_copy", useful / (ms * 1e-3) / copy_bw},
+          {"floor_ms", useful / copy_bw * 1e3},
+          {"registers", main.module.registers()},
+          {"spill_bytes", main.module.local_bytes()},
+          {"threads", main.threads},
+          {"block", spec.resolved_tuning().block}};
+}
+
+void run_bench(const BenchOptions& o) {
+  cuda::ensure_context();
+  const cuda::DeviceInfo& device = cuda::current_device();
+  CUstream stream;
+  XENT_CU_CHECK(cuda::driver().cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  double copy_bw = copy_bandwidth(stream);
+  std::cout << "device: " << device.name << " (" << device.sm() << "), copy bandwidth " << std::fixed
+            << std::setprecision(0) << copy_bw / 1e9 << " GB/s (read + write)\n";
+  std::cout << "mode " << o.mode << ", " << o.spec.dtype << ", " << o.tokens << " rows\n";
+  std::cout << "     V        ms   useful GB/s  of copy   floor ms  regs  threads  block\n";
+  nlohmann::json results = nlohmann::json::array();
+  for (int64_t vocab : o.vocabs) {
+    nlohmann::json r = bench_one(o, vocab, copy_bw, stream);
+    std::cout << std::setw(6) << vocab << std::setw(10) << std::setprecision(3) << r["ms"].get<double>()
+              << std::setw(14) << std::setprecision(0) << r["useful_gb_per_s"].get<double>() << std::setw(8)
+              << std::setprecision(0) << 100 * r["fraction_of_copy"].get<double>() << "%" << std::setw(11)
+              << std::setprecision(3) << r["floor_ms"].get<double>() << std::setw(6) << r["registers"].get<int>()
+              << std::setw(9) << r["threads"].get<int>() << std::setw(7) << r["block"].get<int64_t>() << "\n";
+    results.push_back(r);
+  }
+  XENT_CU_CHECK(cuda::driver().cuStreamDestroy(stream));
+  if (!o.json.empty()) {
+    nlohmann::json doc = {{"device", device.name}, {"sm", device.sm()},       {"driver", device.driver_version},
+                          {"copy_gb_per_s", copy_bw / 1e9}, {"mode", o.mode}, {"dtype", o.spec.dtype},
+                          {"tokens", o.tokens}, {"iterations", o.iterations}, {"results", results}};
+    std::ofstream(o.json) << doc.dump(2) << "\n";
+  }
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* bench = app.add_subcommand("bench", "time xent on the GPU: copy bandwidth, then ms and useful bandwidth per V");
+  o->spec.add_to(*bench);
+  bench->add_option("--tokens", o->tokens, "rows (tokens)")->capture_default_str();
+  bench->add_option("--vocabs", o->vocabs, "vocabulary sizes to time")->delimiter(',')->capture_default_str();
+  bench->add_option("--mode", o->mode, "fused (1 read + 1 write), fwd-bwd (2 reads + 1 write) or fwd (1 read)")
+      ->capture_default_str();
+  bench->add_option("--iterations", o->iterations, "timed repetitions per shape")->capture_default_str();
+  bench->add_option("--json", o->json, "also write the results to this JSON file");
+  bench->callback([o] { run_bench(*o); });
+}
+
+}  // namespace xent::tools

@@ -1,0 +1,62 @@
+// `xent run`: one forward and backward on random data, on the GPU when there is one (else on the interpreter),
+// checked against the fp64 reference, with a one-line verdict.
+#include <chrono>
+#include <iostream>
+
+#include "compiler/Error.h"
+#include "runtime/cuda/Context.h"
+#include "tools/verify/CudaBackend.h"
+#include "tools/xent/Commands.h"
+#include "tools/xent/SpecOptions.h"
+
+namespace xent::tools {
+namespace {
+
+struct RunOptions {
+  SpecOptions spec;
+  int64_t tokens = 8192;
+  std::string mode = "fwd-bwd";
+  bool cpu = false;
+};
+
+verify::Mode parse_mode(const std::string& mode) {
+  if (mode == "fused") return verify::Mode::Fused;
+  if (mode == "fwd-bwd") return verify::Mode::ForwardBackward;
+  if (mode == "fwd") return verify::Mode::ForwardOnly;
+  throw UserError(cat("--mode: unknown mode '", mode, "'; use fused, fwd-bwd or fwd"));
+}
+
+void run(const RunOptions& o) {
+  verify::ProblemOptions problem;
+  problem.spec = o.spec.spec();
+  if (!problem.spec.single_shard()) throw UserError("--vocab-shard: `xent run` runs one rank; leave it out");
+  problem.mode = parse_mode(o.mode);
+  problem.d0 = 1;
+  problem.d1 = o.tokens;
+  std::string why;
+  bool gpu = !o.cpu && cuda::gpu_available(&why);
+  if (!gpu && !o.cpu) std::cout << "no GPU (" << why << "): running on the CPU interpreter\n";
+  auto backend = gpu ? verify::cuda_backend() : verify::interpreter_backend();
+  auto start = std::chrono::steady_clock::now();
+  verify::Outcome outcome = verify::run_problem(problem, *backend);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  verify::Verdict verdict = verify::check_against_reference(problem, outcome);
+  std::cout << "xent run: " << verdict.str() << "\n  " << (gpu ? cuda::current_device().name : "CPU interpreter")
+            << ", " << problem.spec.canonical() << ", " << o.tokens << " rows, mode " << o.mode << ", " << seconds
+            << " s including setup and the reference\n";
+  if (!verdict.ok) throw CommandFailed("the result disagrees with the fp64 reference");
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* command = app.add_subcommand("run", "one forward and backward on random data, checked against fp64");
+  o->spec.add_to(*command);
+  command->add_option("--tokens", o->tokens, "rows (tokens)")->capture_default_str();
+  command->add_option("--mode", o->mode, "fused, fwd-bwd or fwd")->capture_default_str();
+  command->add_flag("--cpu", o->cpu, "run on the CPU interpreter even when a GPU is present");
+  command->callback([o] { run(*o); });
+}
+
+}  // namespace xent::tools
