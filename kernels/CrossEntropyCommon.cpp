@@ -72,33 +72,55 @@ Expr local_label_column(const LabelFacts& facts, Expr vocab_offset, const Conste
   return k.select(owned, local.to(ScalarType::I32), k.literal(-1, local).to(ScalarType::I32));
 }
 
-RowStats RowStats::initial(KernelBuilder& k) {
-  Expr zero = k.constant(0.0, ScalarType::F32);
-  return {k.constant(-kInf, ScalarType::F32), zero, zero, zero, zero, zero};
-}
-
 Expr safe_max(Expr m) { return m.builder().select(m == -kInf, m.builder().literal(0.0, m), m); }
 
 Expr log_sum_exp(Expr m, Expr d) { return safe_max(m) + m.builder().log(d); }
 
-RowStats RowStats::accumulate(Expr x, Expr in_row, Expr is_label, const Constexprs& c) const {
+LaneStats LaneStats::empty(KernelBuilder& k, const ir::Type::Shape& shape) {
+  Expr zero = k.splat(k.constant(0.0, ScalarType::F32), shape);
+  return {k.splat(k.constant(-kInf, ScalarType::F32), shape), zero, zero, zero};
+}
+
+LaneStats LaneStats::first(Expr x, Expr in_row, Expr is_label, const Constexprs& c) {
+  // Each lane's max is its own logit, so exp(x - max) is 1, or 0 for a -inf entry: no exp needed until finish().
   KernelBuilder& k = x.builder();
-  Expr m_new = k.max(m, k.reduce_max(x));
-  Expr shift = safe_max(m_new);
-  Expr rescale = k.exp(m - shift);  // 0 while m is -inf
-  Expr e = k.exp(x - shift);        // 0 for -inf entries and for columns past the row
-  Expr zero = k.literal(0.0, x);
-  RowStats next = *this;
-  next.m = m_new;
-  next.d_rest = d_rest * rescale + k.reduce_sum(k.select(is_label, zero, e));
-  next.e_label = e_label * rescale + k.reduce_sum(k.select(is_label, e, zero));
-  next.x_label = x_label + k.reduce_sum(k.select(is_label, x, zero));
+  Expr zero = k.literal(0.0, x), one = k.literal(1.0, x);
+  Expr finite_below = x != -kInf;  // NaN counts as present, so that it reaches the sums
   Expr in = in_row.defined() ? in_row : k.splat(k.constant_int(1, ScalarType::I1), x.type().shape());
-  next.sum_x = when(c.smoothing_on(), [&] { return sum_x + k.reduce_sum(k.select(in, x, zero)); }, sum_x);
-  // p·x tends to 0 as p does: exclude e == 0 so that a -inf logit adds 0, not 0·(-inf) = NaN.
-  next.sum_ex = when(c.entropy != 0.0,
-                     [&] { return sum_ex * rescale + k.reduce_sum(k.select(e > 0.0, e * x, zero)); }, sum_ex);
+  LaneStats s{x, k.select(is_label, zero, k.select(finite_below, one, zero)), zero, zero};
+  s.sum_x = when(c.smoothing_on(), [&] { return k.select(in, x, zero); }, zero);
+  // p·x tends to 0 as p does: a -inf logit adds 0, not 0·(-inf) = NaN.
+  s.sum_ex = when(c.entropy != 0.0, [&] { return k.select(finite_below, x, zero); }, zero);
+  return s;
+}
+
+LaneStats LaneStats::accumulate(Expr x, Expr in_row, Expr is_label, const Constexprs& c) const {
+  KernelBuilder& k = x.builder();
+  Expr zero = k.literal(0.0, x);
+  Expr m_new = k.max(m, x);
+  Expr shift = safe_max(m_new);
+  Expr rescale = k.exp(m - shift), e = k.exp(x - shift);  // 0 for -inf, never NaN
+  LaneStats next;
+  next.m = m_new;
+  next.d_rest = d_rest * rescale + k.select(is_label, zero, e);
+  next.sum_x = when(c.smoothing_on(), [&] { return sum_x + k.select(in_row, x, zero); }, sum_x);
+  next.sum_ex = when(c.entropy != 0.0, [&] { return sum_ex * rescale + k.select(e > 0.0, e * x, zero); }, sum_ex);
   return next;
+}
+
+RowStats LaneStats::finish(Expr x_label, Expr owns_label, const Constexprs& c) const {
+  KernelBuilder& k = m.builder();
+  RowStats row;
+  row.m = k.reduce_max(m);
+  Expr shift = safe_max(row.m);
+  Expr lane_scale = k.exp(m - shift);
+  Expr f_zero = k.constant(0.0, ScalarType::F32);
+  row.d_rest = k.reduce_sum(d_rest * lane_scale);
+  row.x_label = k.select(owns_label, x_label, f_zero);
+  row.e_label = k.select(owns_label, k.exp(x_label - shift), f_zero);
+  row.sum_x = when(c.smoothing_on(), [&] { return k.reduce_sum(sum_x); }, f_zero);
+  row.sum_ex = when(c.entropy != 0.0, [&] { return k.reduce_sum(sum_ex * lane_scale); }, f_zero);
+  return row;
 }
 
 Expr row_loss(Expr lse, Expr x_label, Expr sum_x, const LabelFacts& facts, const Constexprs& c) {

@@ -57,14 +57,30 @@ LabelFacts label_facts(KernelBuilder& k, const RowTensor& labels, const RowTenso
 // The label's column in this shard (i32), or -1 when the shard does not own it or the row is not ok.
 Expr local_label_column(const LabelFacts& facts, Expr vocab_offset, const Constexprs& c);
 
-// One shard's statistics of a row, relative to the running max m (see the partials in CrossEntropyKernels.h).
+// One shard's statistics of a row, relative to its max m (see the partials in CrossEntropyKernels.h).
 struct RowStats {
   Expr m, d_rest, e_label, x_label, sum_x, sum_ex;
-  static RowStats initial(KernelBuilder& k);
   Exprs to_exprs() const { return {m, d_rest, e_label, x_label, sum_x, sum_ex}; }
   static RowStats from(const Exprs& e) { return {e[0], e[1], e[2], e[3], e[4], e[5]}; }
-  // Folds in a tile of the row: x (f32, -inf where `in_row` is false), `is_label` marks the label's column.
-  RowStats accumulate(Expr x, Expr in_row, Expr is_label, const Constexprs& c) const;
+};
+
+// Online softmax statistics kept per tile element while a row streams through in tiles: every element position
+// carries its own running max, Σ exp(x - max) over columns other than the label, Σ x and Σ exp(x - max)·x. Nothing
+// is reduced across threads until the row ends (finish), so the walk over the row needs no barrier.
+struct LaneStats {
+  Expr m, d_rest, sum_x, sum_ex;  // tiles
+  Exprs to_exprs() const { return {m, d_rest, sum_x, sum_ex}; }
+  static LaneStats from(const Exprs& e) { return {e[0], e[1], e[2], e[3]}; }
+  // The statistics of the first tile: x (f32, -inf where `in_row` is false; `in_row` undefined when every column is in
+  // the row), `is_label` marks the label's column.
+  static LaneStats first(Expr x, Expr in_row, Expr is_label, const Constexprs& c);
+  // The statistics of no tile yet, for a loop's carried values.
+  static LaneStats empty(KernelBuilder& k, const ir::Type::Shape& shape);
+  // Folds in the next tile.
+  LaneStats accumulate(Expr x, Expr in_row, Expr is_label, const Constexprs& c) const;
+  // The row's statistics: lanes merged by block-wide reductions; the label's logit `x_label` (f32, read directly)
+  // counts when `owns_label`.
+  RowStats finish(Expr x_label, Expr owns_label, const Constexprs& c) const;
 };
 
 // The row's loss from its global statistics (SPEC.md): NaN for bad rows, 0 for rows that are not kept.

@@ -1,4 +1,5 @@
 // The kernels that run one program per row and walk the row's columns: stats, backward and fused.
+#include <algorithm>
 #include <limits>
 
 #include "kernels/CrossEntropyKernels.h"
@@ -74,15 +75,25 @@ struct Row {
   }
 };
 
-// The shard's statistics of the row. When the row is one tile, `whole_row` receives its logits (to be reused).
+// The shard's statistics of the row: lanes accumulate tile by tile and meet once at the end. When the row is one tile,
+// `whole_row` receives its logits (to be reused).
 RowStats row_statistics(KernelBuilder& k, const CrossEntropySpec& spec, const Constexprs& c, const Row& row,
                         Expr* whole_row = nullptr) {
-  return RowStats::from(for_each_tile(k, spec, c, RowStats::initial(k).to_exprs(),
-                                      [&](Expr cols, Expr in_row, const Exprs& carried) {
+  ir::Type::Shape lanes{std::min(spec.resolved_tuning().block, spec.vocab_shard)};
+  LaneStats stats = LaneStats::from(for_each_tile(k, spec, c, LaneStats::empty(k, lanes).to_exprs(),
+                                                  [&](Expr cols, Expr in_row, const Exprs& carried) {
     Expr x = load_logits(k, row.logits, cols, in_row);
-    if (whole_row && !in_row.defined()) *whole_row = x;
-    return RowStats::from(carried).accumulate(x, in_row, cols == row.label_column, c).to_exprs();
+    Expr is_label = cols == row.label_column;
+    if (in_row.defined()) return LaneStats::from(carried).accumulate(x, in_row, is_label, c).to_exprs();
+    if (whole_row) *whole_row = x;
+    return LaneStats::first(x, in_row, is_label, c).to_exprs();
   }));
+  // The label's logit, read once instead of being picked out of every tile.
+  Expr owns_label = row.label_column >= 0.0;
+  Expr column = k.select(owns_label, row.label_column, k.constant_int(0, ScalarType::I32));
+  Expr zero = k.constant(0.0, row.logits.type().pointee());
+  Expr x_label = k.load(k.addptr(row.logits, column), owns_label, zero).to(ScalarType::F32);
+  return stats.finish(x_label, owns_label, c);
 }
 
 }  // namespace
