@@ -14,9 +14,8 @@ using ir::Kernel;
 // the mask of the columns inside the row (undefined when the whole row is one tile) and the carried values, and
 // returns the new carried values. A row of one tile is built without a loop, so its values stay usable afterwards.
 using TileBody = std::function<Exprs(Expr cols, Expr in_row, const Exprs& carried)>;
-Exprs for_each_tile(KernelBuilder& k, const CrossEntropySpec& spec, const Constexprs& c, Exprs carried,
+Exprs for_each_tile(KernelBuilder& k, const CrossEntropySpec& spec, int64_t block, const Constexprs& c, Exprs carried,
                     const TileBody& body) {
-  int64_t block = spec.resolved_tuning().block;
   if (block >= spec.vocab_shard) return body(k.arange(0, spec.vocab_shard), Expr(), carried);
   Expr zero = k.constant_int(0, ScalarType::I32), step = k.constant_int(block, ScalarType::I32);
   return k.for_loop(zero, c.vocab_shard, step, carried, [&](Expr start, const Exprs& inner) {
@@ -77,10 +76,10 @@ struct Row {
 
 // The shard's statistics of the row: lanes accumulate tile by tile and meet once at the end. When the row is one tile,
 // `whole_row` receives its logits (to be reused).
-RowStats row_statistics(KernelBuilder& k, const CrossEntropySpec& spec, const Constexprs& c, const Row& row,
-                        Expr* whole_row = nullptr) {
-  ir::Type::Shape lanes{std::min(spec.resolved_tuning().block, spec.vocab_shard)};
-  LaneStats stats = LaneStats::from(for_each_tile(k, spec, c, LaneStats::empty(k, lanes).to_exprs(),
+RowStats row_statistics(KernelBuilder& k, const CrossEntropySpec& spec, int64_t block, const Constexprs& c,
+                        const Row& row, Expr* whole_row = nullptr) {
+  ir::Type::Shape lanes{std::min(block, spec.vocab_shard)};
+  LaneStats stats = LaneStats::from(for_each_tile(k, spec, block, c, LaneStats::empty(k, lanes).to_exprs(),
                                                   [&](Expr cols, Expr in_row, const Exprs& carried) {
     Expr x = load_logits(k, row.logits, cols, in_row);
     Expr is_label = cols == row.label_column;
@@ -107,7 +106,8 @@ std::unique_ptr<Kernel> build_stats(const CrossEntropySpec& spec) {
   Constexprs c = Constexprs::declare(k);
 
   Row row = Row::begin(k, in, d1, ignore_index, vocab_offset, c);
-  RowStats stats = row_statistics(k, spec, c, row);
+  Tuning tuning = tuning_for(spec, CrossEntropyKernel::Stats);
+  RowStats stats = row_statistics(k, spec, tuning.block, c, row);
 
   Expr out = k.addptr(partials, row.index * double(kPartialFields));
   auto field = [&](int f) { return k.addptr(out, k.constant_int(f, ScalarType::I64)); };
@@ -117,7 +117,7 @@ std::unique_ptr<Kernel> build_stats(const CrossEntropySpec& spec) {
   k.store(field(3), stats.x_label);
   k.if_then(c.smoothing_on(), [&] { k.store(field(4), stats.sum_x); });
   k.if_then(c.entropy != 0.0, [&] { k.store(field(5), stats.sum_ex); });
-  k.set_attribute("threads", spec.resolved_tuning().threads);
+  k.set_attribute("threads", tuning.threads);
   return k.finish();
 }
 
@@ -132,17 +132,18 @@ std::unique_ptr<Kernel> build_backward(const CrossEntropySpec& spec) {
   Expr vocab_offset = k.param(ir::i64(), "vocab_offset");
   Constexprs c = Constexprs::declare(k);
 
+  Tuning tuning = tuning_for(spec, CrossEntropyKernel::Backward);
   Row row = Row::begin(k, in, d1, ignore_index, vocab_offset, c);
   Expr scale = k.load(grad_output.row_pointer(row.index, d1)) * in.weight(k, row.index) * k.load(inv_den);
   Expr lse = k.load(k.addptr(lse_rows, row.index)), rest = k.load(k.addptr(rest_rows, row.index));
   Expr grad_row = grad.row_pointer(row.index, d1);
-  for_each_tile(k, spec, c, {}, [&](Expr cols, Expr in_row, const Exprs&) {
+  for_each_tile(k, spec, tuning.block, c, {}, [&](Expr cols, Expr in_row, const Exprs&) {
     Expr x = load_logits(k, row.logits, cols, in_row);
     Expr g = gradient(x, cols == row.label_column, lse, rest, scale, row.facts.ok, c);
     store_gradient(k, grad_row, cols, in_row, g);
     return Exprs{};
   });
-  k.set_attribute("threads", spec.resolved_tuning().threads);
+  k.set_attribute("threads", tuning.threads);
   return k.finish();
 }
 
@@ -159,7 +160,8 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
 
   Row row = Row::begin(k, in, d1, ignore_index, k.constant_int(0, ScalarType::I64), c);
   Expr whole_row;  // the row's logits, kept when the row is one tile so that it is read once
-  RowStats stats = row_statistics(k, spec, c, row, &whole_row);
+  Tuning tuning = tuning_for(spec, CrossEntropyKernel::Fused);
+  RowStats stats = row_statistics(k, spec, tuning.block, c, row, &whole_row);
 
   Expr d = stats.d_rest + stats.e_label;
   Expr lse = log_sum_exp(stats.m, d), rest = stats.d_rest / d;
@@ -169,13 +171,13 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   k.store(k.addptr(rest_rows, row.index), rest);
   Expr scale = grad_scale * weight * k.load(inv_den);
   Expr grad_row = grad.row_pointer(row.index, d1);
-  for_each_tile(k, spec, c, {}, [&](Expr cols, Expr in_row, const Exprs&) {
+  for_each_tile(k, spec, tuning.block, c, {}, [&](Expr cols, Expr in_row, const Exprs&) {
     Expr x = whole_row.defined() ? whole_row : load_logits(k, row.logits, cols, in_row);
     Expr g = gradient(x, cols == row.label_column, lse, rest, scale, row.facts.ok, c);
     store_gradient(k, grad_row, cols, in_row, g);
     return Exprs{};
   });
-  k.set_attribute("threads", spec.resolved_tuning().threads);
+  k.set_attribute("threads", tuning.threads);
   return k.finish();
 }
 

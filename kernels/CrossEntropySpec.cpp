@@ -51,15 +51,6 @@ void CrossEntropySpec::validate() const {
   if (tuning.block < 0) throw UserError(cat("tuning.block: must be >= 0 (0 = heuristic), got ", tuning.block));
 }
 
-Tuning CrossEntropySpec::resolved_tuning() const {
-  Tuning t = tuning;
-  if (t.threads == 0) t.threads = vocab_shard <= 4096 ? 128 : 512;
-  // A row held in registers costs about two fp32 registers per element per thread; keep it within 16 elements a
-  // thread so that no variant spills, and stream longer rows in chunks of one 16-byte vector per thread.
-  if (t.block == 0) t.block = vocab_shard <= int64_t{16} * t.threads ? vocab_shard : int64_t{8} * t.threads;
-  return t;
-}
-
 std::string CrossEntropySpec::canonical() const {
   std::ostringstream out;
   out << std::setprecision(17) << "dtype=" << to_string(dtype) << ";labels=" << to_string(label_type)

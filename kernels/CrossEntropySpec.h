@@ -22,7 +22,7 @@ LabelType parse_label_type(const std::string& text, const std::string& argument 
 Reduction parse_reduction(const std::string& text, const std::string& argument = "reduction");
 int dtype_bytes(DType d);
 
-// How a kernel maps onto the GPU. Zeros mean "the built-in heuristic decides" (see resolved_tuning).
+// How a kernel maps onto the GPU. Zeros mean "the built-in heuristic decides" (tuning_for in CrossEntropyKernels.h).
 struct Tuning {
   int threads = 0;      // threads per program (a multiple of 32, at most 1024)
   int64_t block = 0;    // columns per tile when streaming the row; a block >= the shard holds the whole row as one tile
@@ -48,8 +48,6 @@ struct CrossEntropySpec {
   void validate() const;
   // A stable, complete text of every field: the spec's identity in cache keys and test names.
   std::string canonical() const;
-  // The tuning with the heuristic's choices filled in for zero fields.
-  Tuning resolved_tuning() const;
   // True when one rank holds the whole vocabulary (the fused single-pass kernel applies).
   bool single_shard() const { return vocab_shard == vocab; }
   bool operator==(const CrossEntropySpec&) const = default;

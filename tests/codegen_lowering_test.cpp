@@ -89,7 +89,7 @@ TEST(CodegenLowering, LoopCarriesTiles) {
                            return Exprs{k.max(carried[0], v), carried[1] + v};
                          });
   k.store(out, k.reduce_max(acc[0]) + k.reduce_sum(acc[1]));
-  check(k, {"CHECK: .reqntid 256, 1, 1", "CHECK: ld.global.nc.v4.f32", "CHECK: max.ftz.f32", "CHECK: bra.uni",
+  check(k, {"CHECK: .reqntid 256, 1, 1", "CHECK: ld.global.nc.v4.f32", "CHECK: max.f32", "CHECK: bra.uni",
             "CHECK: shfl.sync.bfly.b32"});
 }
 

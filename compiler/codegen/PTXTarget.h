@@ -44,7 +44,7 @@ void configure_module(llvm::Module& module, const llvm::TargetMachine& machine);
 
 // Makes `function` a kernel entry (`.visible .entry`) launched with `threads` threads per program: the PTX_Kernel
 // calling convention, launch bounds (`.reqntid` when `exact`, the kernel being written for exactly that many threads,
-// else `.maxntid`) and fp32 denormals flushed to zero (the approx math intrinsics flush anyway).
+// else `.maxntid`). fp32 denormals are kept, as in the interpreter (see PTXTarget.cpp).
 void mark_kernel(llvm::Function& function, int threads, bool exact);
 
 // Special registers: %tid.x and %ctaid.{x,y,z}.

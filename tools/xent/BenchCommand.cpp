@@ -127,7 +127,7 @@ nlohmann::json bench_one(const BenchOptions& o, int64_t vocab, double copy_bw, C
           {"registers", main.module.registers()},
           {"spill_bytes", main.module.local_bytes()},
           {"threads", main.threads},
-          {"block", spec.resolved_tuning().block}};
+          {"block", tuning_for(spec, o.mode == "fused" ? CrossEntropyKernel::Fused : CrossEntropyKernel::Stats).block}};
 }
 
 void run_bench(const BenchOptions& o) {
