@@ -70,9 +70,19 @@ CrossEntropyOptions options(const xent_options& o) {
 
 Args args(const xent_args* a) {
   require(a, "args");
-  return {a->d0,   a->d1,         rows(a->logits),    rows(a->labels),  rows(a->mask),
-          a->weights, rows(a->grad), rows(a->grad_output), a->grad_scale, a->ignore_index,
-          a->num_label_tokens, a->workspace, a->workspace_bytes};
+  return {.d0 = a->d0,
+          .d1 = a->d1,
+          .logits = rows(a->logits),
+          .labels = rows(a->labels),
+          .mask = rows(a->mask),
+          .weights = a->weights,
+          .grad = rows(a->grad),
+          .grad_output = rows(a->grad_output),
+          .grad_scale = a->grad_scale,
+          .ignore_index = a->ignore_index,
+          .num_label_tokens = a->num_label_tokens,
+          .workspace = a->workspace,
+          .workspace_bytes = a->workspace_bytes};
 }
 
 const CrossEntropy& op_of(const xent_op* op) {
@@ -124,7 +134,15 @@ xent_status xent_outputs(const xent_op* op, const xent_args* a, struct xent_outp
   return guarded([&] {
     require(outputs, "outputs");
     Outputs o = op_of(op).outputs(args(a));
-    *outputs = {o.loss, o.row_loss, o.lse, o.logprob, o.entropy, o.scale, o.bad_labels, o.partials, o.partials_rank_bytes};
+    *outputs = {.loss = o.loss,
+                .row_loss = o.row_loss,
+                .lse = o.lse,
+                .logprob = o.logprob,
+                .entropy = o.entropy,
+                .scale = o.scale,
+                .bad_labels = o.bad_labels,
+                .partials = o.partials,
+                .partials_rank_bytes = o.partials_rank_bytes};
   });
 }
 

@@ -193,8 +193,15 @@ Outputs CrossEntropy::outputs(const Args& args) const {
     api::check_workspace(impl_->options, args);
     const CrossEntropyCall c = impl_->call(args);
     const Workspace& w = c.workspace;
-    return Outputs{w.loss,    w.loss_rows, w.lse, w.logprob, w.entropy, w.inv_den, w.bad, w.partials,
-                   size_t(c.rows()) * kPartialFields * sizeof(float)};
+    return Outputs{.loss = w.loss,
+                   .row_loss = w.loss_rows,
+                   .lse = w.lse,
+                   .logprob = w.logprob,
+                   .entropy = w.entropy,
+                   .scale = w.inv_den,
+                   .bad_labels = w.bad,
+                   .partials = w.partials,
+                   .partials_rank_bytes = size_t(c.rows()) * kPartialFields * sizeof(float)};
   });
 }
 

@@ -125,14 +125,6 @@ Inputs generate(const ProblemOptions& o) {
   return in;
 }
 
-// One rank's buffers on the backend.
-struct Rank {
-  CrossEntropySpec spec;
-  CrossEntropyCall call;
-  Placement logits_place;
-  uint64_t logits = 0, grad = 0;
-  int64_t width = 0;
-};
 
 template <typename T>
 uint64_t upload(Backend& b, const std::vector<T>& values) {
@@ -148,35 +140,36 @@ std::vector<T> download(Backend& b, uint64_t at, int64_t n) {
   return out;
 }
 
-Rank prepare_rank(const ProblemOptions& o, const Inputs& in, Backend& b, int rank, int64_t offset, int64_t width,
+StagedRank prepare_rank(const ProblemOptions& o, const Inputs& in, Backend& b, int rank, int64_t offset, int64_t width,
                   uint64_t labels, uint64_t mask, uint64_t weights, uint64_t grad_output) {
   const int64_t V = o.spec.vocab, elem = dtype_bytes(o.spec.dtype);
-  Rank r;
+  StagedRank r;
   r.width = width;
   r.spec = o.spec;
   r.spec.vocab_shard = width;
   r.spec.aligned = (width * elem) % 16 == 0 && !o.misaligned;
-  r.logits_place = place(o.layout, o.d0, o.d1, width);
+  Placement p = place(o.layout, o.d0, o.d1, width);
   if (o.misaligned) {
-    r.logits_place.offset += 1;
-    r.logits_place.elements += 1;
+    p.offset += 1;
+    p.elements += 1;
   }
-  const Placement& p = r.logits_place;
+  r.grad_offset = p.offset;
+  r.grad_elements = p.elements;
   std::vector<uint8_t> bytes(p.elements * elem);
   for (int64_t i0 = 0; i0 < o.d0; ++i0)
     for (int64_t i1 = 0; i1 < o.d1; ++i1)
       for (int64_t j = 0; j < width; ++j)
         put(o.spec.dtype, bytes, p.offset + i0 * p.s0 + i1 * p.s1 + j, in.reference.logits[(i0 * o.d1 + i1) * V + offset + j]);
-  r.logits = upload(b, bytes);
-  r.grad = o.spec.in_place ? r.logits : b.allocate(bytes.size());
+  uint64_t logits = upload(b, bytes);
+  r.grad_buffer = o.spec.in_place ? logits : b.allocate(bytes.size());
 
   Placement lp = place_labels(o.layout, o.d0, o.d1);
   CrossEntropyCall& c = r.call;
   c.d0 = o.d0;
   c.d1 = o.d1;
   uint64_t start = uint64_t(p.offset) * elem;
-  c.logits = {r.logits + start, p.s0, p.s1};
-  c.grad = {r.grad + start, p.s0, p.s1};
+  c.logits = {logits + start, p.s0, p.s1};
+  c.grad = {r.grad_buffer + start, p.s0, p.s1};
   c.labels = {labels + uint64_t(lp.offset) * (o.spec.label_type == LabelType::I32 ? 4 : 8), lp.s0, lp.s1};
   c.mask = {mask, o.d1, 1};
   c.weights = weights;
@@ -200,7 +193,7 @@ uint64_t upload_labels(const ProblemOptions& o, const Inputs& in, Backend& b) {
   return upload(b, std::vector<int32_t>(wide.begin(), wide.end()));
 }
 
-RankResult collect(const ProblemOptions& o, Backend& b, const Rank& r) {
+RankResult collect(const ProblemOptions& o, Backend& b, const StagedRank& r) {
   const int64_t rows = r.call.rows();
   const Workspace& w = r.call.workspace;
   RankResult out;
@@ -211,25 +204,25 @@ RankResult collect(const ProblemOptions& o, Backend& b, const Rank& r) {
   out.loss = download<float>(b, w.loss, 1)[0];
   out.bad_labels = download<int32_t>(b, w.bad, 1)[0];
   if (o.mode == Mode::ForwardOnly) return out;
-  const Placement& p = r.logits_place;
+  const RowTensorRef& g = r.call.grad;
   const int64_t elem = dtype_bytes(o.spec.dtype);
-  std::vector<uint8_t> bytes = download<uint8_t>(b, r.grad, p.elements * elem);
+  std::vector<uint8_t> bytes = download<uint8_t>(b, r.grad_buffer, r.grad_elements * elem);
   for (int64_t i0 = 0; i0 < o.d0; ++i0)
     for (int64_t i1 = 0; i1 < o.d1; ++i1)
       for (int64_t j = 0; j < r.width; ++j)
-        out.grad.push_back(static_cast<float>(get(o.spec.dtype, bytes, p.offset + i0 * p.s0 + i1 * p.s1 + j)));
+        out.grad.push_back(static_cast<float>(get(o.spec.dtype, bytes, r.grad_offset + i0 * g.s0 + i1 * g.s1 + j)));
   return out;
 }
 
 // The in-process all-gather: every rank's slice of the partials into every rank's partials.
-void exchange_partials(Backend& b, std::vector<Rank>& ranks) {
+void exchange_partials(Backend& b, std::vector<StagedRank>& ranks) {
   const int64_t slice = ranks[0].call.rows() * kPartialFields;
   std::vector<float> gathered(slice * ranks.size());
   for (size_t r = 0; r < ranks.size(); ++r) {
     std::vector<float> own = download<float>(b, ranks[r].call.workspace.partials + r * slice * 4, slice);
     std::copy(own.begin(), own.end(), gathered.begin() + r * slice);
   }
-  for (Rank& r : ranks) b.upload(r.call.workspace.partials, gathered.data(), gathered.size() * 4);
+  for (StagedRank& r : ranks) b.upload(r.call.workspace.partials, gathered.data(), gathered.size() * 4);
 }
 
 // Distance in units in the last place between two values of `dtype` (0 when equal, also for +0 and -0).
@@ -278,34 +271,46 @@ std::string ProblemOptions::str() const {
   return out.str();
 }
 
-Outcome run_problem(const ProblemOptions& o, Backend& b) {
+StagedProblem stage_problem(const ProblemOptions& o, Backend& b) {
   Inputs in = generate(o);
-  Outcome outcome;
-  outcome.reference = reference_cross_entropy(in.reference);
+  StagedProblem staged;
+  staged.reference = reference_cross_entropy(in.reference);
   std::vector<int64_t> widths = o.shards.empty() ? std::vector<int64_t>{o.spec.vocab} : o.shards;
   uint64_t labels = upload_labels(o, in, b);
   uint64_t mask = o.spec.has_mask ? upload(b, in.reference.mask) : 0;
   std::vector<float> weights(in.reference.weights.begin(), in.reference.weights.end());
   uint64_t weight_rows = o.spec.has_weights ? upload(b, weights) : 0;
   uint64_t grad_output = upload(b, in.grad_output);
-  std::vector<Rank> ranks;
   int64_t offset = 0;
   for (size_t r = 0; r < widths.size(); ++r) {
-    outcome.offsets.push_back(offset);
-    ranks.push_back(prepare_rank(o, in, b, int(r), offset, widths[r], labels, mask, weight_rows, grad_output));
+    staged.offsets.push_back(offset);
+    staged.ranks.push_back(prepare_rank(o, in, b, int(r), offset, widths[r], labels, mask, weight_rows, grad_output));
     offset += widths[r];
   }
-  if (o.mode == Mode::Fused) {
-    for (Rank& r : ranks) b.execute(r.spec, plan_fused(r.spec, r.call));
-  } else {
-    for (Rank& r : ranks) b.execute(r.spec, plan_statistics(r.spec, r.call));
-    exchange_partials(b, ranks);
-    for (Rank& r : ranks) b.execute(r.spec, plan_loss(r.spec, r.call));
-    if (o.mode == Mode::ForwardBackward)
-      for (Rank& r : ranks) b.execute(r.spec, plan_backward(r.spec, r.call));
-  }
-  for (const Rank& r : ranks) outcome.ranks.push_back(collect(o, b, r));
+  return staged;
+}
+
+Outcome collect_outcome(const ProblemOptions& o, Backend& b, const StagedProblem& staged) {
+  Outcome outcome;
+  outcome.reference = staged.reference;
+  outcome.offsets = staged.offsets;
+  for (const StagedRank& r : staged.ranks) outcome.ranks.push_back(collect(o, b, r));
   return outcome;
+}
+
+Outcome run_problem(const ProblemOptions& o, Backend& b) {
+  StagedProblem staged = stage_problem(o, b);
+  std::vector<StagedRank>& ranks = staged.ranks;
+  if (o.mode == Mode::Fused) {
+    for (StagedRank& r : ranks) b.execute(r.spec, plan_fused(r.spec, r.call));
+  } else {
+    for (StagedRank& r : ranks) b.execute(r.spec, plan_statistics(r.spec, r.call));
+    exchange_partials(b, ranks);
+    for (StagedRank& r : ranks) b.execute(r.spec, plan_loss(r.spec, r.call));
+    if (o.mode == Mode::ForwardBackward)
+      for (StagedRank& r : ranks) b.execute(r.spec, plan_backward(r.spec, r.call));
+  }
+  return collect_outcome(o, b, staged);
 }
 
 std::string Verdict::str() const {

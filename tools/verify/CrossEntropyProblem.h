@@ -64,6 +64,23 @@ struct Outcome {
 };
 Outcome run_problem(const ProblemOptions& options, Backend& backend);
 
+// run_problem in two halves, for callers that make the calls themselves (the public API's tests): the inputs staged
+// on the backend with each rank's spec and call (its workspace starts at call.workspace.partials), then the results
+// read back from those calls' buffers.
+struct StagedRank {
+  CrossEntropySpec spec;
+  CrossEntropyCall call;
+  uint64_t grad_buffer = 0;                                   // the gradient's allocation (the logits' when in place)
+  int64_t grad_offset = 0, grad_elements = 0, width = 0;      // the first row's element, the buffer's elements, V_r
+};
+struct StagedProblem {
+  std::vector<StagedRank> ranks;
+  ReferenceResult reference;
+  std::vector<int64_t> offsets;
+};
+StagedProblem stage_problem(const ProblemOptions& options, Backend& backend);
+Outcome collect_outcome(const ProblemOptions& options, Backend& backend, const StagedProblem& staged);
+
 // The comparison of an outcome with its reference (SPEC.md tolerances) and across ranks.
 struct Verdict {
   bool ok = true;
