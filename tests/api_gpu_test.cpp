@@ -191,7 +191,7 @@ TEST_F(GpuApi, ZeroRowsGiveZeroLoss) {
   Op op(options_of(staged.ranks[0], 0));
   xent_args a = args_of(staged.ranks[0]);
   ASSERT_XENT_OK(xent_fused(op.op, &a, nullptr));
-  struct xent_outputs out{};
+  struct xent_outputs out {};
   ASSERT_XENT_OK(xent_outputs(op.op, &a, &out));
   EXPECT_NE(read_f32(out.loss), 0.0f);
   a.d0 = 0;

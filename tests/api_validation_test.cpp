@@ -19,8 +19,8 @@ namespace {
 const bool kNoDriver = setenv("XENT_CUDA_LIBRARY", "/nonexistent/libcuda.so.1", 1) == 0;
 
 constexpr int64_t kVocab = 1000, kD0 = 2, kD1 = 3;
-constexpr CUdeviceptr kLogits = 0x100000, kLabels = 0x200000, kGrad = 0x300000, kMask = 0x400000,
-                      kWeights = 0x500000, kGradOutput = 0x600000, kWorkspace = 0x700000;
+constexpr CUdeviceptr kLogits = 0x100000, kLabels = 0x200000, kGrad = 0x300000, kMask = 0x400000, kWeights = 0x500000,
+                      kGradOutput = 0x600000, kWorkspace = 0x700000;
 
 xent_options options() {
   xent_options o{};
@@ -98,7 +98,8 @@ TEST(ApiValidation, Options) {
   expect_invalid(create_with([](xent_options& o) { o.dtype = XENT_I32; }), "options.dtype");
   expect_invalid(create_with([](xent_options& o) { o.dtype = static_cast<xent_dtype>(9); }), "options.dtype");
   expect_invalid(create_with([](xent_options& o) { o.label_dtype = XENT_BF16; }), "options.label_dtype");
-  expect_invalid(create_with([](xent_options& o) { o.reduction = static_cast<xent_reduction>(7); }), "options.reduction");
+  expect_invalid(create_with([](xent_options& o) { o.reduction = static_cast<xent_reduction>(7); }),
+                 "options.reduction");
   expect_invalid(create_with([](xent_options& o) { o.vocab = 0; }), "options.vocab");
   expect_invalid(create_with([](xent_options& o) { o.vocab_shard = 0; }), "options.vocab_shard");
   expect_invalid(create_with([](xent_options& o) { o.vocab_shard = 500; }), "options.vocab_shard");  // world 1
@@ -107,8 +108,9 @@ TEST(ApiValidation, Options) {
   expect_invalid(create_with([](xent_options& o) { o.z_loss = -1e-4; }), "z_loss");
   expect_invalid(create_with([](xent_options& o) { o.world = 0; }), "options.world");
   expect_invalid(create_with([](xent_options& o) { o.world = 2, o.rank = 2, o.vocab_shard = 500; }), "options.rank");
-  expect_invalid(create_with([](xent_options& o) { o.world = 2, o.rank = 1, o.vocab_offset = 400, o.vocab_shard = 500; }),
-                 "options.vocab_offset");  // does not end at V
+  expect_invalid(
+      create_with([](xent_options& o) { o.world = 2, o.rank = 1, o.vocab_offset = 400, o.vocab_shard = 500; }),
+      "options.vocab_offset");  // does not end at V
   expect_invalid(create_with([](xent_options& o) { o.world = 2, o.vocab_offset = 1, o.vocab_shard = 500; }),
                  "options.vocab_offset");  // rank 0 starts at 0
   expect_invalid(create_with([](xent_options& o) { o.world = 2, o.vocab_shard = 1000; }), "options.vocab_shard");
@@ -143,7 +145,8 @@ TEST(ApiValidation, NullPointers) {
   }
   xent_args a = args();
   a.logits.data = 0;
-  for (Call call : {xent_forward, xent_backward, xent_fused, xent_partials}) expect_invalid(call(plain.op, &a, nullptr), "logits");
+  for (Call call : {xent_forward, xent_backward, xent_fused, xent_partials})
+    expect_invalid(call(plain.op, &a, nullptr), "logits");
   a = args();
   a.grad.data = 0;
   for (Call call : {xent_backward, xent_fused}) expect_invalid(call(plain.op, &a, nullptr), "grad");
@@ -201,8 +204,8 @@ TEST(ApiValidation, StridesAndAlignment) {
     return xent_forward(op.op, &a, nullptr);
   };
   expect_invalid(forward([](xent_args& a) { a.logits.stride1 = kVocab - 1; }), "logits");  // rows overlap
-  expect_invalid(forward([](xent_args& a) { a.logits.stride0 = 0; }), "logits");             // d0 = 2 on one row
-  expect_invalid(forward([](xent_args& a) { a.logits.stride0 = kVocab; }), "logits");        // interleaved
+  expect_invalid(forward([](xent_args& a) { a.logits.stride0 = 0; }), "logits");           // d0 = 2 on one row
+  expect_invalid(forward([](xent_args& a) { a.logits.stride0 = kVocab; }), "logits");      // interleaved
   expect_invalid(forward([](xent_args& a) { a.logits.stride1 = -kVocab; }), "logits");
   expect_invalid(forward([](xent_args& a) { a.labels.stride0 = -1; }), "labels");
   expect_invalid(forward([](xent_args& a) { a.logits.data += 1; }), "logits");  // not on a 2-byte element
@@ -220,7 +223,8 @@ TEST(ApiValidation, StridesAndAlignment) {
   expect_no_driver(forward([](xent_args& a) { a.logits.stride0 = (kD1 + 1) * kVocab; }));
   expect_no_driver(forward([](xent_args& a) { a.labels.stride0 = a.labels.stride1 = 0; }));
   expect_no_driver(forward([](xent_args& a) { a.d0 = 1, a.logits.stride0 = 0; }));
-  expect_no_driver(forward([](xent_args& a) { a.logits.data += 2, a.logits.stride1 = kVocab + 1, a.logits.stride0 = 3 * kVocab + 3; }));
+  expect_no_driver(forward(
+      [](xent_args& a) { a.logits.data += 2, a.logits.stride1 = kVocab + 1, a.logits.stride0 = 3 * kVocab + 3; }));
 }
 
 TEST(ApiValidation, ShardedOpsNeedTheTwoPhaseForm) {
@@ -250,7 +254,7 @@ TEST(ApiValidation, WorkspaceAndOutputsNeedNoDriver) {
 
   Op op;
   xent_args a = args();
-  struct xent_outputs out{};
+  struct xent_outputs out {};
   ASSERT_EQ(xent_outputs(op.op, &a, &out), XENT_OK) << xent_last_error();
   EXPECT_EQ(out.partials, kWorkspace);
   EXPECT_EQ(out.partials_rank_bytes, size_t(kD0 * kD1 * 6 * 4));

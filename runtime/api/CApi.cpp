@@ -12,11 +12,12 @@ namespace {
 
 using namespace xent;
 
-static_assert(XENT_ERROR_INVALID_ARGUMENT == int(Status::InvalidArgument) && XENT_ERROR_NO_DRIVER == int(Status::NoDriver) &&
-              XENT_ERROR_CUDA == int(Status::Cuda) && XENT_ERROR_BAD_LABELS == int(Status::BadLabels) &&
-              XENT_ERROR_INTERNAL == int(Status::Internal));
-static_assert(XENT_F32 == int(ElementType::F32) && XENT_BF16 == int(ElementType::BF16) && XENT_F16 == int(ElementType::F16) &&
-              XENT_I32 == int(ElementType::I32) && XENT_I64 == int(ElementType::I64));
+static_assert(XENT_ERROR_INVALID_ARGUMENT == int(Status::InvalidArgument) &&
+              XENT_ERROR_NO_DRIVER == int(Status::NoDriver) && XENT_ERROR_CUDA == int(Status::Cuda) &&
+              XENT_ERROR_BAD_LABELS == int(Status::BadLabels) && XENT_ERROR_INTERNAL == int(Status::Internal));
+static_assert(XENT_F32 == int(ElementType::F32) && XENT_BF16 == int(ElementType::BF16) &&
+              XENT_F16 == int(ElementType::F16) && XENT_I32 == int(ElementType::I32) &&
+              XENT_I64 == int(ElementType::I64));
 static_assert(XENT_REDUCTION_NONE == int(LossReduction::None) && XENT_REDUCTION_SUM == int(LossReduction::Sum) &&
               XENT_REDUCTION_MEAN == int(LossReduction::Mean));
 
@@ -122,10 +123,18 @@ xent_status xent_workspace_bytes(int64_t rows, int world, size_t* bytes) {
   });
 }
 
-xent_status xent_forward(const xent_op* op, const xent_args* a, CUstream s) { return enqueue(op, a, s, &CrossEntropy::forward); }
-xent_status xent_backward(const xent_op* op, const xent_args* a, CUstream s) { return enqueue(op, a, s, &CrossEntropy::backward); }
-xent_status xent_fused(const xent_op* op, const xent_args* a, CUstream s) { return enqueue(op, a, s, &CrossEntropy::fused); }
-xent_status xent_partials(const xent_op* op, const xent_args* a, CUstream s) { return enqueue(op, a, s, &CrossEntropy::partials); }
+xent_status xent_forward(const xent_op* op, const xent_args* a, CUstream s) {
+  return enqueue(op, a, s, &CrossEntropy::forward);
+}
+xent_status xent_backward(const xent_op* op, const xent_args* a, CUstream s) {
+  return enqueue(op, a, s, &CrossEntropy::backward);
+}
+xent_status xent_fused(const xent_op* op, const xent_args* a, CUstream s) {
+  return enqueue(op, a, s, &CrossEntropy::fused);
+}
+xent_status xent_partials(const xent_op* op, const xent_args* a, CUstream s) {
+  return enqueue(op, a, s, &CrossEntropy::partials);
+}
 xent_status xent_finish_forward(const xent_op* op, const xent_args* a, CUstream s) {
   return enqueue(op, a, s, &CrossEntropy::finish_forward);
 }

@@ -67,9 +67,12 @@ Error::Error(Status status, const std::string& message) : std::runtime_error(mes
 Error::~Error() = default;
 
 BadLabelsError::BadLabelsError(int64_t count, int64_t first_row, int64_t first_label)
-    : Error(Status::BadLabels, cat("labels: ", count, " out of range (outside [0, V) and not ignore_index); the first is ",
-                                   first_label, " at row ", first_row)),
-      count_(count), first_row_(first_row), first_label_(first_label) {}
+    : Error(Status::BadLabels,
+            cat("labels: ", count, " out of range (outside [0, V) and not ignore_index); the first is ", first_label,
+                " at row ", first_row)),
+      count_(count),
+      first_row_(first_row),
+      first_label_(first_label) {}
 BadLabelsError::~BadLabelsError() = default;
 
 struct CrossEntropy::Impl {
@@ -135,10 +138,18 @@ struct CrossEntropy::Impl {
         plan = plan_statistics(variant.spec(), c);
         for (Launch& l : plan_loss(variant.spec(), c)) plan.push_back(std::move(l));
         break;
-      case Call::Partials: plan = plan_statistics(variant.spec(), c); break;
-      case Call::FinishForward: plan = plan_loss(variant.spec(), c); break;
-      case Call::Backward: plan = plan_backward(variant.spec(), c); break;
-      case Call::Fused: plan = plan_fused(variant.spec(), c); break;
+      case Call::Partials:
+        plan = plan_statistics(variant.spec(), c);
+        break;
+      case Call::FinishForward:
+        plan = plan_loss(variant.spec(), c);
+        break;
+      case Call::Backward:
+        plan = plan_backward(variant.spec(), c);
+        break;
+      case Call::Fused:
+        plan = plan_fused(variant.spec(), c);
+        break;
     }
     variant.enqueue(plan, stream);
     if (options.check_labels && kind != Call::Backward && kind != Call::FinishForward) check_labels(a, c, stream);
@@ -214,7 +225,8 @@ int64_t CrossEntropy::bad_labels(const Args& args, CUstream stream) const {
 
 size_t CrossEntropy::workspace_bytes(int64_t rows, int world) {
   return guarded([&] {
-    if (rows < 0 || world < 1) throw UserError(cat("workspace_bytes: needs rows >= 0 and world >= 1, got ", rows, " and ", world));
+    if (rows < 0 || world < 1)
+      throw UserError(cat("workspace_bytes: needs rows >= 0 and world >= 1, got ", rows, " and ", world));
     return size_t(xent::workspace_bytes(rows, world));
   });
 }

@@ -25,9 +25,12 @@ void check_rows(const char* name, const Rows& t, const Args& a, int64_t width) {
   if (t.stride0 < 0 || t.stride1 < 0)
     throw UserError(cat(name, ": strides must be >= 0, got [", t.stride0, ", ", t.stride1, "]"));
   if (rows == 0) return;  // an empty tensor may have no storage
-  if (t.data == 0) throw UserError(cat(name, ": null pointer; pass the device address of its [d0, d1", width ? ", V_r" : "", "] elements"));
+  if (t.data == 0)
+    throw UserError(
+        cat(name, ": null pointer; pass the device address of its [d0, d1", width ? ", V_r" : "", "] elements"));
   if (t.data % element_bytes(t.dtype))
-    throw UserError(cat(name, ": address 0x", std::hex, t.data, std::dec, " is not aligned to its ", element_bytes(t.dtype), "-byte elements"));
+    throw UserError(cat(name, ": address 0x", std::hex, t.data, std::dec, " is not aligned to its ",
+                        element_bytes(t.dtype), "-byte elements"));
   if (width == 0) return;
   // Rows of `width` elements at i0 * s0 + i1 * s1 are disjoint when, taking the dimensions of extent > 1 by increasing
   // stride, each stride steps over everything the smaller ones span. Stride 0 with extent > 1 never does.
@@ -61,12 +64,15 @@ CrossEntropySpec checked_spec(const CrossEntropyOptions& o) {
   if (!is_label(o.label_dtype))
     throw UserError(cat("options.label_dtype: must be I32 or I64, got ", to_string(o.label_dtype)));
   int reduction = static_cast<int>(o.reduction);
-  if (reduction < 0 || reduction > 2) throw UserError(cat("options.reduction: unknown value ", reduction, "; use None, Sum or Mean"));
+  if (reduction < 0 || reduction > 2)
+    throw UserError(cat("options.reduction: unknown value ", reduction, "; use None, Sum or Mean"));
   if (o.vocab < 1) throw UserError(cat("options.vocab: must be at least 1, got ", o.vocab));
   const int64_t V = o.vocab, shard = o.vocab_shard == -1 ? V : o.vocab_shard, r = o.rank, W = o.world;
   if (shard < 1)
-    throw UserError(cat("options.vocab_shard: must be at least 1 (every rank holds some columns) or -1 for the whole "
-                        "vocabulary, got ", o.vocab_shard));
+    throw UserError(
+        cat("options.vocab_shard: must be at least 1 (every rank holds some columns) or -1 for the whole "
+            "vocabulary, got ",
+            o.vocab_shard));
   if (W < 1 || W > V) throw UserError(cat("options.world: must be in [1, vocab = ", V, "], got ", W));
   if (r < 0 || r >= W) throw UserError(cat("options.rank: must be in [0, world = ", W, "), got ", r));
   // Every rank holds at least one column, so rank r's shard lies in [r, V - (W - 1 - r)); the first starts at 0 and
@@ -83,7 +89,7 @@ CrossEntropySpec checked_spec(const CrossEntropyOptions& o) {
   spec.vocab_shard = shard;
   spec.label_smoothing = o.label_smoothing;
   spec.z_loss = o.z_loss;
-  spec.reduction = o.reduction == LossReduction::None ? Reduction::None
+  spec.reduction = o.reduction == LossReduction::None  ? Reduction::None
                    : o.reduction == LossReduction::Sum ? Reduction::Sum
                                                        : Reduction::Mean;
   spec.has_mask = o.has_mask;
@@ -96,10 +102,13 @@ CrossEntropySpec checked_spec(const CrossEntropyOptions& o) {
 }
 
 void check_workspace(const CrossEntropyOptions& o, const Args& a) {
-  if (a.d0 < 0 || a.d1 < 0) throw UserError(cat("d0, d1: the leading shape must be >= 0, got [", a.d0, ", ", a.d1, "]"));
-  if (a.d1 > 0 && a.d0 > kMaxRows / a.d1) throw UserError(cat("d0, d1: at most 2^31 - 1 rows, got ", a.d0, " x ", a.d1));
+  if (a.d0 < 0 || a.d1 < 0)
+    throw UserError(cat("d0, d1: the leading shape must be >= 0, got [", a.d0, ", ", a.d1, "]"));
+  if (a.d1 > 0 && a.d0 > kMaxRows / a.d1)
+    throw UserError(cat("d0, d1: at most 2^31 - 1 rows, got ", a.d0, " x ", a.d1));
   const uint64_t need = workspace_bytes(a.d0 * a.d1, o.world);
-  if (a.workspace == 0) throw UserError(cat("workspace: null pointer; pass ", need, " bytes of device memory (workspace_bytes)"));
+  if (a.workspace == 0)
+    throw UserError(cat("workspace: null pointer; pass ", need, " bytes of device memory (workspace_bytes)"));
   if (a.workspace % 16) throw UserError("workspace: must be 16-byte aligned");
   if (a.workspace_bytes < need)
     throw UserError(cat("workspace_bytes: ", a.workspace_bytes, " bytes is less than the ", need, " needed for ",
@@ -109,8 +118,9 @@ void check_workspace(const CrossEntropyOptions& o, const Args& a) {
 void check_args(const CrossEntropyOptions& o, const CrossEntropySpec& spec, const Args& a, Call call) {
   check_workspace(o, a);
   if ((call == Call::Forward || call == Call::Fused) && o.world != 1)
-    throw UserError(cat(call == Call::Forward ? "forward" : "fused", ": this op is rank ", o.rank, " of ", o.world,
-                        "; a sharded vocabulary needs partials(), an all-gather of the partials, then finish_forward()"));
+    throw UserError(
+        cat(call == Call::Forward ? "forward" : "fused", ": this op is rank ", o.rank, " of ", o.world,
+            "; a sharded vocabulary needs partials(), an all-gather of the partials, then finish_forward()"));
   const bool logits = call != Call::FinishForward;
   const bool grad = (call == Call::Backward || call == Call::Fused) && !o.in_place;
   const bool weights = o.has_weights && call != Call::Partials;

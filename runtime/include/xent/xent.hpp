@@ -10,7 +10,8 @@
 //
 // Guarantees:
 //  - No call allocates device memory or synchronizes the host, except bad_labels() and the checking mode
-//    (CrossEntropyOptions::check_labels), which synchronize the stream. Everything else can be captured in a CUDA graph.
+//    (CrossEntropyOptions::check_labels), which synchronize the stream. Everything else can be captured in a CUDA
+//    graph.
 //  - The first call that needs them compiles (or loads from the disk cache) the kernels for the device of the calling
 //    thread's current CUDA context (the device's primary context when none is current); the object keeps them, so
 //    later calls make no driver queries. Use one object per device.
@@ -68,8 +69,8 @@ class BadLabelsError : public Error {
 
 // Kernel tuning; zeros let xent's heuristic choose.
 struct KernelTuning {
-  int threads = 0;     // threads per program: a multiple of 32 in [32, 1024]
-  int64_t block = 0;   // columns per tile when streaming a row
+  int threads = 0;    // threads per program: a multiple of 32 in [32, 1024]
+  int64_t block = 0;  // columns per tile when streaming a row
 };
 
 // What is fixed for the life of an op.
@@ -83,10 +84,10 @@ struct CrossEntropyOptions {
   double label_smoothing = 0.0;                // ε in [0, 1]
   double z_loss = 0.0;                         // z >= 0
   LossReduction reduction = LossReduction::Mean;
-  bool has_mask = false;      // Args::mask is given
-  bool has_weights = false;   // Args::weights is given
-  bool entropy = false;       // forward also writes the per-row entropy
-  bool in_place = false;      // the gradient overwrites the logits (Args::grad unused)
+  bool has_mask = false;     // Args::mask is given
+  bool has_weights = false;  // Args::weights is given
+  bool entropy = false;      // forward also writes the per-row entropy
+  bool in_place = false;     // the gradient overwrites the logits (Args::grad unused)
   // forward, fused and partials synchronize the stream and throw BadLabelsError when a label is out of range.
   bool check_labels = false;
   KernelTuning tuning;
@@ -104,17 +105,17 @@ struct Rows {
 // to 0.
 struct Args {
   int64_t d0 = 0, d1 = 1;
-  Rows logits;                  // [d0, d1, V_r] of options.dtype, last dimension contiguous
-  Rows labels;                  // [d0, d1] of options.label_dtype: global ids in [0, V), or ignore_index
-  Rows mask;                    // [d0, d1] I32, nonzero = keep (options.has_mask)
-  CUdeviceptr weights = 0;      // d0 * d1 F32 in row order: per-row loss weights (options.has_weights)
-  Rows grad;                    // [d0, d1, V_r] of options.dtype: backward and fused write it (not in place)
-  Rows grad_output;             // backward: F32 [d0, d1], or a scalar with strides 0, 0
-  float grad_scale = 1.0f;      // fused: the upstream gradient, known up front
+  Rows logits;              // [d0, d1, V_r] of options.dtype, last dimension contiguous
+  Rows labels;              // [d0, d1] of options.label_dtype: global ids in [0, V), or ignore_index
+  Rows mask;                // [d0, d1] I32, nonzero = keep (options.has_mask)
+  CUdeviceptr weights = 0;  // d0 * d1 F32 in row order: per-row loss weights (options.has_weights)
+  Rows grad;                // [d0, d1, V_r] of options.dtype: backward and fused write it (not in place)
+  Rows grad_output;         // backward: F32 [d0, d1], or a scalar with strides 0, 0
+  float grad_scale = 1.0f;  // fused: the upstream gradient, known up front
   int64_t ignore_index = -100;
   float num_label_tokens = -1.0f;  // `sum`'s normalizer; < 0 = not given
-  CUdeviceptr workspace = 0;    // at least workspace_bytes(d0 * d1, options.world) bytes, 16-byte aligned
-  size_t workspace_bytes = 0;   // its size
+  CUdeviceptr workspace = 0;       // at least workspace_bytes(d0 * d1, options.world) bytes, 16-byte aligned
+  size_t workspace_bytes = 0;      // its size
 };
 
 // Where the results of a call lie: device addresses inside Args::workspace, valid until the next call with it.
