@@ -60,8 +60,8 @@ Workspace carve_workspace(uint64_t base, int64_t rows, int world) {
     at += round_up(bytes);
     return here;
   };
+  // The scalars first, so that their addresses do not depend on the row count.
   Workspace w;
-  w.partials = take(n * world * kPartialFields * 4);
   w.inv_den = take(4);
   w.bad = take(4);
   w.loss = take(4);
@@ -70,6 +70,7 @@ Workspace carve_workspace(uint64_t base, int64_t rows, int world) {
   w.rest = take(n * 4);
   w.logprob = take(n * 4);
   w.entropy = take(n * 4);
+  w.partials = take(n * world * kPartialFields * 4);
   return w;
 }
 

@@ -44,7 +44,7 @@ struct Workspace {
 };
 
 // The workspace's size in bytes for `rows` rows and `world` ranks, and its carving from one allocation at `base`
-// (each part 16-byte aligned).
+// (each part 16-byte aligned; the scalars come first, at addresses that do not depend on `rows`).
 uint64_t workspace_bytes(int64_t rows, int world);
 Workspace carve_workspace(uint64_t base, int64_t rows, int world);
 
