@@ -1,30 +1,47 @@
 #!/usr/bin/env bash
 # Runs every GPU suite and the benchmarks on the GPU machine, from a carried build (no compiler there).
-# Usage: tools/gpu/run_suites.sh BIN_DIR OUT_DIR   (BIN_DIR holds libxent.so, xent, xent_tests, xent_driver_missing_test)
-# Writes OUT_DIR/{environment.txt, gpu_tests.log, gpu_tests.json, bench.log, bench_*.json, run.log}.
+# Usage: tools/gpu/run_suites.sh BIN_DIR OUT_DIR
+#   BIN_DIR holds libxent.so, xent, xent_tests, xent_driver_missing_test, xent_api_validation_test.
+# Writes OUT_DIR/results.tgz (every log and JSON, in results/) and OUT_DIR/summary.log (their tails): the device tool
+# brings back at most 8 files.
 set -u
 bin=$(cd "$1" && pwd)
 out=$2
-mkdir -p "$out"
+work=$(mktemp -d)/results
+mkdir -p "$work" "$out"
 export LD_LIBRARY_PATH="$bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" XENT_CACHE_DIR=/tmp/xent-cache
 {
   date -u
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv
   ldd "$bin/libxent.so"
-} >"$out/environment.txt" 2>&1
+} >"$work/environment.txt" 2>&1
 
-"$bin/xent_tests" --gtest_filter='Gpu*:Cuda*' --gtest_output="json:$out/gpu_tests.json" >"$out/gpu_tests.log" 2>&1
-echo "gpu suites exit: $?" >>"$out/gpu_tests.log"
-"$bin/xent_driver_missing_test" >>"$out/gpu_tests.log" 2>&1
+# Host side first, while the cache is cold: the first process compiles, the second loads from the disk cache.
+{
+  XENT_CACHE_DIR=/tmp/xent-host-cache "$bin/xent" bench --host --json "$work/host_cold.json"
+  XENT_CACHE_DIR=/tmp/xent-host-cache "$bin/xent" bench --host --json "$work/host_warm.json"
+} >"$work/host.log" 2>&1
+
+"$bin/xent_tests" --gtest_filter='Gpu*:Cuda*' --gtest_output="json:$work/gpu_tests.json" >"$work/gpu_tests.log" 2>&1
+echo "gpu suites exit: $?" >>"$work/gpu_tests.log"
+for t in xent_driver_missing_test xent_api_validation_test; do
+  "$bin/$t" >>"$work/gpu_tests.log" 2>&1
+  echo "$t exit: $?" >>"$work/gpu_tests.log"
+done
 
 {
+  "$bin/xent" demo --no-ir
   "$bin/xent" run --vocab 50257 --tokens 8192 --label-smoothing 0.1
   "$bin/xent" run --vocab 151936 --tokens 1024 --mode fused --dtype bf16
-} >"$out/run.log" 2>&1
+} >"$work/run.log" 2>&1
 
+for mode in fused fwd-bwd fwd; do
+  "$bin/xent" bench --mode "$mode" --json "$work/bench_$mode.json"
+done >"$work/bench.log" 2>&1
+
+tar -C "$(dirname "$work")" -czf "$out/results.tgz" results
 {
-  "$bin/xent" bench --mode fused --json "$out/bench_fused.json"
-  "$bin/xent" bench --mode fwd-bwd --json "$out/bench_fwd_bwd.json"
-  "$bin/xent" bench --mode fwd --json "$out/bench_fwd.json"
-} >"$out/bench.log" 2>&1
-tail -n 40 "$out/gpu_tests.log" "$out/run.log" "$out/bench.log"
+  grep -E "^\[  (FAILED|PASSED)|exit:" "$work/gpu_tests.log"
+  cat "$work/host.log" "$work/run.log" "$work/bench.log"
+} >"$out/summary.log"
+cat "$out/summary.log"

@@ -43,4 +43,15 @@ class CudaBackend : public Backend {
 
 std::unique_ptr<Backend> cuda_backend() { return std::make_unique<CudaBackend>(); }
 
+std::unique_ptr<Backend> preferred_backend(bool cpu_only, std::string& where) {
+  std::string why = "asked for the CPU";
+  if (!cpu_only && cuda::gpu_available(&why)) {
+    auto backend = cuda_backend();
+    where = cuda::current_device().name;
+    return backend;
+  }
+  where = "the CPU interpreter (" + why + ")";
+  return interpreter_backend();
+}
+
 }  // namespace xent::verify

@@ -17,6 +17,7 @@
 #include "runtime/cuda/Memory.h"
 #include "runtime/cuda/Timer.h"
 #include "tools/xent/Commands.h"
+#include "tools/xent/HostBench.h"
 #include "tools/xent/SpecOptions.h"
 
 namespace xent::tools {
@@ -29,6 +30,7 @@ struct BenchOptions {
   std::string mode = "fused";
   int iterations = 20;
   std::string json;
+  bool host = false;
 };
 
 // Bytes read plus bytes written by a device-to-device copy, per second.
@@ -131,6 +133,11 @@ nlohmann::json bench_one(const BenchOptions& o, int64_t vocab, double copy_bw, C
 }
 
 void run_bench(const BenchOptions& o) {
+  if (o.host) {
+    nlohmann::json host = host_bench(o.vocabs.empty() ? 50257 : o.vocabs.front());
+    if (!o.json.empty()) std::ofstream(o.json) << host.dump(2) << "\n";
+    return;
+  }
   cuda::ensure_context();
   const cuda::DeviceInfo& device = cuda::current_device();
   CUstream stream;
@@ -171,6 +178,9 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   bench->add_option("--iterations", o->iterations, "timed repetitions per shape")->capture_default_str();
   bench->add_option("--json", o->json, "also write the results to this JSON file");
+  bench->add_flag("--host", o->host,
+                  "measure the host side instead: context creation, first-call kernel loading, host time per call "
+                  "(first V of --vocabs)");
   bench->callback([o] { run_bench(*o); });
 }
 

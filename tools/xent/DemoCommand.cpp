@@ -1,13 +1,14 @@
 // `xent demo`: the README's main job. Builds the default cross-entropy kernels (bf16, V = 50257, label smoothing 0.1),
-// prints their IR after the pass pipeline, runs the fused and the forward/backward paths on random data through the
-// interpreter and checks them against the fp64 reference, ending with a one-line verdict.
+// prints their IR after the pass pipeline, runs the fused and the forward/backward paths on random data (on the GPU
+// when there is one, else through the interpreter) and checks them against the fp64 reference, ending with a one-line
+// verdict.
 #include <iostream>
 #include <memory>
 
 #include "compiler/Error.h"
 #include "compiler/ir/Printer.h"
 #include "runtime/cpu/CpuBackend.h"
-#include "tools/verify/CrossEntropyProblem.h"
+#include "tools/verify/CudaBackend.h"
 #include "tools/xent/Commands.h"
 #include "tools/xent/SpecOptions.h"
 
@@ -18,6 +19,7 @@ struct DemoOptions {
   SpecOptions spec;
   int64_t rows = 16;
   bool print_ir = true;
+  bool cpu_only = false;
 };
 
 void run_demo(const DemoOptions& options) {
@@ -33,9 +35,10 @@ void run_demo(const DemoOptions& options) {
   problem.d1 = options.rows;
   problem.confident_rows = true;
   bool all_ok = true;
+  std::string where;
+  auto backend = verify::preferred_backend(options.cpu_only, where);
   for (verify::Mode mode : {verify::Mode::Fused, verify::Mode::ForwardBackward}) {
     problem.mode = mode;
-    auto backend = verify::interpreter_backend();
     verify::Verdict verdict = verify::check_against_reference(problem, verify::run_problem(problem, *backend));
     const char* path = mode == verify::Mode::Fused ? "fused (ce_count, ce_fused, ce_reduce)"
                                                    : "forward/backward (ce_count, ce_stats, ce_combine, ce_reduce, ce_backward)";
@@ -44,7 +47,7 @@ void run_demo(const DemoOptions& options) {
   }
   std::cout << "xent demo: " << (all_ok ? "PASS" : "FAIL") << " - " << to_string(spec.dtype) << " V=" << spec.vocab
             << " label_smoothing=" << spec.label_smoothing << ", " << options.rows
-            << " rows on the CPU interpreter against the fp64 reference\n";
+            << " rows on " << where << " against the fp64 reference\n";
   if (!all_ok) throw CommandFailed("the kernels disagree with the reference");
 }
 
@@ -57,6 +60,7 @@ void add_demo_command(CLI::App& app) {
   options->spec.add_to(*demo);
   demo->add_option("--rows", options->rows, "rows of random data")->capture_default_str();
   demo->add_flag("!--no-ir", options->print_ir, "do not print the kernels' IR");
+  demo->add_flag("--cpu", options->cpu_only, "run on the CPU interpreter even when a GPU is present");
   demo->callback([options] { run_demo(*options); });
 }
 

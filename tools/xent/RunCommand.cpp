@@ -4,7 +4,6 @@
 #include <iostream>
 
 #include "compiler/Error.h"
-#include "runtime/cuda/Context.h"
 #include "tools/verify/CudaBackend.h"
 #include "tools/xent/Commands.h"
 #include "tools/xent/SpecOptions.h"
@@ -33,16 +32,13 @@ void run(const RunOptions& o) {
   problem.mode = parse_mode(o.mode);
   problem.d0 = 1;
   problem.d1 = o.tokens;
-  std::string why;
-  bool gpu = !o.cpu && cuda::gpu_available(&why);
-  if (!gpu && !o.cpu) std::cout << "no GPU (" << why << "): running on the CPU interpreter\n";
-  auto backend = gpu ? verify::cuda_backend() : verify::interpreter_backend();
+  std::string where;
+  auto backend = verify::preferred_backend(o.cpu, where);
   auto start = std::chrono::steady_clock::now();
   verify::Outcome outcome = verify::run_problem(problem, *backend);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   verify::Verdict verdict = verify::check_against_reference(problem, outcome);
-  std::cout << "xent run: " << verdict.str() << "\n  " << (gpu ? cuda::current_device().name : "CPU interpreter")
-            << ", " << problem.spec.canonical() << ", " << o.tokens << " rows, mode " << o.mode << ", " << seconds
+  std::cout << "xent run: " << verdict.str() << "\n  on " << where << ", " << problem.spec.canonical() << ", " << o.tokens << " rows, mode " << o.mode << ", " << seconds
             << " s including setup and the reference\n";
   if (!verdict.ok) throw CommandFailed("the result disagrees with the fp64 reference");
 }
