@@ -3,7 +3,8 @@
 # Usage: tools/gpu/run_suites.sh BIN_DIR OUT_DIR
 #   BIN_DIR holds libxent.so, xent, xent_tests, xent_driver_missing_test, xent_api_validation_test.
 # Writes OUT_DIR/results.tgz (every log and JSON, in results/) and OUT_DIR/summary.log (their tails): the device tool
-# brings back at most 8 files.
+# brings back at most 8 files. Where python3 has PyTorch, also OUT_DIR/{compare.log, compare.json, compare.png}:
+# xent beside torch eager and torch.compile (tools/bench/compare.py).
 set -u
 bin=$(cd "$1" && pwd)
 out=$2
@@ -39,9 +40,19 @@ for mode in fused fwd-bwd fwd; do
   "$bin/xent" bench --mode "$mode" --json "$work/bench_$mode.json"
 done >"$work/bench.log" 2>&1
 
+# The peers in the same process on the same tensors; PyTorch is optional on the GPU machine.
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+if python3 -c "import torch" >/dev/null 2>&1; then
+  PYTHONPATH="$repo/runtime/python${PYTHONPATH:+:$PYTHONPATH}" python3 "$repo/tools/bench/compare.py" \
+    --library "$bin/libxent.so" --json "$out/compare.json" --png "$out/compare.png" >"$out/compare.log" 2>&1
+  echo "compare exit: $?" >>"$out/compare.log"
+else
+  echo "compare.py skipped: python3 cannot import torch" >"$out/compare.log"
+fi
+
 tar -C "$(dirname "$work")" -czf "$out/results.tgz" results
 {
   grep -E "^\[  (FAILED|PASSED)|exit:" "$work/gpu_tests.log"
-  cat "$work/host.log" "$work/run.log" "$work/bench.log"
+  cat "$work/host.log" "$work/run.log" "$work/bench.log" "$out/compare.log"
 } >"$out/summary.log"
 cat "$out/summary.log"
