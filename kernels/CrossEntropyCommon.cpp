@@ -22,18 +22,32 @@ ScalarType element_of(DType dtype) {
 
 ScalarType element_of(LabelType type) { return type == LabelType::I32 ? ScalarType::I32 : ScalarType::I64; }
 
-RowTensor RowTensor::declare(KernelBuilder& k, const std::string& name, ScalarType element, bool vector_aligned) {
-  int elements_per_vector = 16 / (ir::bit_width(element) / 8);
-  ParamInfo address{vector_aligned ? 16 : 0}, stride{vector_aligned ? elements_per_vector : 0};
+namespace {
+int elements_per_vector(ScalarType element) { return 16 / (ir::bit_width(element) / 8); }
+}  // namespace
+
+RowTensor RowTensor::declare(KernelBuilder& k, const std::string& name, ScalarType element, Alignment alignment) {
+  ParamInfo address{alignment != Alignment::None ? 16 : 0};
+  ParamInfo stride{alignment == Alignment::Rows ? elements_per_vector(element) : 0};
   Expr pointer = k.param(Type::pointer_to(element), name, address);
   Expr s0 = k.param(ir::i64(), name + "_s0", stride);
   Expr s1 = k.param(ir::i64(), name + "_s1", stride);
-  return {pointer, s0, s1};
+  return {pointer, s0, s1, alignment};
 }
 
 Expr RowTensor::row_pointer(Expr row, Expr d1) const {
   KernelBuilder& k = row.builder();
   return k.addptr(pointer, (row / d1) * s0 + (row % d1) * s1);
+}
+
+RowStart RowTensor::row_start(Expr row, Expr d1) const {
+  if (alignment != Alignment::Base) return {row_pointer(row, d1), Expr()};
+  KernelBuilder& k = row.builder();
+  // Rounding the offset down to a whole vector is what lets codegen prove the accesses 16-byte aligned.
+  double vector = elements_per_vector(pointer.type().pointee());
+  Expr offset = (row / d1) * s0 + (row % d1) * s1;
+  Expr aligned = (offset / vector) * vector;
+  return {k.addptr(pointer, aligned), (offset - aligned).to(ScalarType::I32)};
 }
 
 Constexprs Constexprs::declare(KernelBuilder& k) {

@@ -19,14 +19,24 @@ using ir::ScalarType;
 ScalarType element_of(DType dtype);
 ScalarType element_of(LabelType type);
 
+// Where a row's accesses start: `pointer`, and with Alignment::Base the `head` (i32) of elements between it (the
+// 16-byte boundary at or before the row) and the row's first element; undefined head = 0.
+struct RowStart {
+  Expr pointer, head;
+};
+
 // A tensor addressed by rows with two leading strides (shape [d0, d1, ...], strides [s0, s1, 1]): three parameters.
 struct RowTensor {
   Expr pointer, s0, s1;
-  // Declares `name`, `name_s0`, `name_s1`; with `vector_aligned`, the address is 16-byte aligned and the strides keep
-  // every row 16-byte aligned.
-  static RowTensor declare(KernelBuilder& k, const std::string& name, ScalarType element, bool vector_aligned = false);
+  Alignment alignment = Alignment::None;
+  // Declares `name`, `name_s0`, `name_s1` with what `alignment` guarantees about them (ParamInfo).
+  static RowTensor declare(KernelBuilder& k, const std::string& name, ScalarType element,
+                           Alignment alignment = Alignment::None);
   // The address of row `row` (an i64 scalar or tile), rows numbered i = i0 * d1 + i1.
   Expr row_pointer(Expr row, Expr d1) const;
+  // Where the accesses of row `row` (an i64 scalar) start: the row itself, or for Alignment::Base the 16-byte
+  // boundary before it.
+  RowStart row_start(Expr row, Expr d1) const;
 };
 
 // The compile-time numbers of a cross-entropy kernel, as constexpr operations (bound by specialization).

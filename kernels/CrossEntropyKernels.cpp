@@ -40,9 +40,11 @@ std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec) {
 Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
   Tuning t = spec.tuning;
   // 1024 threads leave 64 registers a thread: enough for the two per-lane sums of a plain fused row, not for the
-  // third that label smoothing adds, so smoothing keeps 512 threads (128 registers) with the same 8 columns each.
+  // third that label smoothing adds, the masks of rows that are not 16-byte aligned, or fp32 rows, so those keep 512
+  // threads (128 registers) with the same 8 columns each.
   bool long_fused_row = kernel == CrossEntropyKernel::Fused && spec.vocab_shard > 20000;
-  int threads = !long_fused_row ? 256 : spec.label_smoothing == 0 ? 1024 : 512;
+  bool lean = spec.label_smoothing == 0 && spec.alignment == Alignment::Rows && spec.dtype != DType::F32;
+  int threads = !long_fused_row ? 256 : lean ? 1024 : 512;
   if (t.threads == 0) t.threads = threads;
   if (t.block == 0) t.block = int64_t{8} * threads;
   return t;

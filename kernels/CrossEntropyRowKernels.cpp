@@ -10,17 +10,34 @@ namespace {
 
 using ir::Kernel;
 
-// Visits a row in tiles of `block` columns. `body(cols, in_row, carried)` gets the tile's column indices (i32 tile),
-// the mask of the columns inside the row (undefined when the whole row is one tile) and the carried values, and
-// returns the new carried values. A row of one tile is built without a loop, so its values stay usable afterwards.
-using TileBody = std::function<Exprs(Expr cols, Expr in_row, const Exprs& carried)>;
-Exprs for_each_tile(KernelBuilder& k, const CrossEntropySpec& spec, int64_t block, const Constexprs& c, Exprs carried,
-                    const TileBody& body) {
-  if (block >= spec.vocab_shard) return body(k.arange(0, spec.vocab_shard), Expr(), carried);
+// One tile of a row: its columns of the row (i32 tile), their offsets from where the row's accesses start (the
+// columns plus the row's head), the mask of the columns inside the row (undefined when all are), and whether the tile
+// is the whole row (built without a loop, so its values stay usable afterwards).
+struct Tile {
+  Expr columns, offsets, in_row;
+  bool whole_row;
+};
+
+// The offsets a row's walk covers: the row, and with a head (Alignment::Base) up to one vector more.
+int64_t walk_extent(const CrossEntropySpec& spec, bool has_head) {
+  return spec.vocab_shard + (has_head ? 16 / dtype_bytes(spec.dtype) - 1 : 0);
+}
+
+// Visits a row in tiles of `block` columns: `body(tile, carried)` returns the new carried values.
+using TileBody = std::function<Exprs(const Tile& tile, const Exprs& carried)>;
+Exprs for_each_tile(KernelBuilder& k, const CrossEntropySpec& spec, int64_t block, const Constexprs& c, Expr head,
+                    Exprs carried, const TileBody& body) {
+  int64_t extent = walk_extent(spec, head.defined());
+  auto tile_at = [&](Expr offsets, bool whole_row) -> Tile {
+    if (!head.defined()) return {offsets, offsets, whole_row ? Expr() : offsets < c.vocab_shard, whole_row};
+    Expr columns = offsets - head;
+    return {columns, offsets, (columns >= 0.0) & (columns < c.vocab_shard), whole_row};
+  };
+  if (block >= extent) return body(tile_at(k.arange(0, extent), true), carried);
   Expr zero = k.constant_int(0, ScalarType::I32), step = k.constant_int(block, ScalarType::I32);
-  return k.for_loop(zero, c.vocab_shard, step, carried, [&](Expr start, const Exprs& inner) {
-    Expr cols = start + k.arange(0, block);
-    return body(cols, cols < c.vocab_shard, inner);
+  Expr end = c.vocab_shard + double(extent - spec.vocab_shard);
+  return k.for_loop(zero, end, step, carried, [&](Expr start, const Exprs& inner) {
+    return body(tile_at(start + k.arange(0, block), false), inner);
   });
 }
 
@@ -32,10 +49,6 @@ Expr load_logits(KernelBuilder& k, Expr row_start, Expr cols, Expr in_row) {
   return k.load(at, in_row, minus_inf).to(ScalarType::F32);
 }
 
-void store_gradient(KernelBuilder& k, Expr grad_row, Expr cols, Expr in_row, Expr g) {
-  k.store(k.addptr(grad_row, cols), g.to(grad_row.type().pointee()), in_row);
-}
-
 // The parameters every row kernel starts with.
 struct RowInputs {
   RowTensor logits, labels, mask;
@@ -43,7 +56,7 @@ struct RowInputs {
   Expr weights;
   static RowInputs declare(KernelBuilder& k, const CrossEntropySpec& spec, bool with_weights) {
     RowInputs in;
-    in.logits = RowTensor::declare(k, "logits", element_of(spec.dtype), spec.aligned);
+    in.logits = RowTensor::declare(k, "logits", element_of(spec.dtype), spec.alignment);
     in.labels = RowTensor::declare(k, "labels", element_of(spec.label_type));
     in.has_mask = spec.has_mask;
     if (spec.has_mask) in.mask = RowTensor::declare(k, "mask", ScalarType::I32);
@@ -62,15 +75,20 @@ struct Row {
   Expr index;
   LabelFacts facts;
   Expr label_column;
-  Expr logits;
+  RowStart logits;
   static Row begin(KernelBuilder& k, const RowInputs& in, Expr d1, Expr ignore_index, Expr vocab_offset,
                    const Constexprs& c) {
     Row r;
     r.index = k.program_id(0).to(ScalarType::I64);
     r.facts = label_facts(k, in.labels, in.mask_or_null(), r.index, d1, ignore_index, c);
     r.label_column = local_label_column(r.facts, vocab_offset, c);
-    r.logits = in.logits.row_pointer(r.index, d1);
+    r.logits = in.logits.row_start(r.index, d1);
     return r;
+  }
+  // Walks the row's tiles (see for_each_tile).
+  Exprs walk(KernelBuilder& k, const CrossEntropySpec& spec, int64_t block, const Constexprs& c, Exprs carried,
+             const TileBody& body) const {
+    return for_each_tile(k, spec, block, c, logits.head, std::move(carried), body);
   }
 };
 
@@ -78,21 +96,33 @@ struct Row {
 // `whole_row` receives its logits (to be reused).
 RowStats row_statistics(KernelBuilder& k, const CrossEntropySpec& spec, int64_t block, const Constexprs& c,
                         const Row& row, Expr* whole_row = nullptr) {
-  ir::Type::Shape lanes{std::min(block, spec.vocab_shard)};
-  LaneStats stats = LaneStats::from(for_each_tile(k, spec, block, c, LaneStats::empty(k, lanes).to_exprs(),
-                                                  [&](Expr cols, Expr in_row, const Exprs& carried) {
-    Expr x = load_logits(k, row.logits, cols, in_row);
-    Expr is_label = cols == row.label_column;
-    if (in_row.defined()) return LaneStats::from(carried).accumulate(x, in_row, is_label, c).to_exprs();
+  int64_t lanes = std::min(block, walk_extent(spec, row.logits.head.defined()));
+  LaneStats stats = LaneStats::from(row.walk(k, spec, block, c, LaneStats::empty(k, {lanes}).to_exprs(),
+                                             [&](const Tile& tile, const Exprs& carried) {
+    Expr x = load_logits(k, row.logits.pointer, tile.offsets, tile.in_row);
+    Expr is_label = tile.columns == row.label_column;
+    if (!tile.whole_row) return LaneStats::from(carried).accumulate(x, tile.in_row, is_label, c).to_exprs();
     if (whole_row) *whole_row = x;
-    return LaneStats::first(x, in_row, is_label, c).to_exprs();
+    return LaneStats::first(x, tile.in_row, is_label, c).to_exprs();
   }));
   // The label's logit, read once instead of being picked out of every tile.
   Expr owns_label = row.label_column >= 0.0;
   Expr column = k.select(owns_label, row.label_column, k.constant_int(0, ScalarType::I32));
-  Expr zero = k.constant(0.0, row.logits.type().pointee());
-  Expr x_label = k.load(k.addptr(row.logits, column), owns_label, zero).to(ScalarType::F32);
+  if (row.logits.head.defined()) column = column + row.logits.head;
+  Expr zero = k.constant(0.0, row.logits.pointer.type().pointee());
+  Expr x_label = k.load(k.addptr(row.logits.pointer, column), owns_label, zero).to(ScalarType::F32);
   return stats.finish(x_label, owns_label, c);
+}
+
+// Writes the gradient of the row, tile by tile; `whole_row` (when defined) holds the logits already.
+void write_gradient(KernelBuilder& k, const CrossEntropySpec& spec, int64_t block, const Constexprs& c, const Row& row,
+                    Expr grad_start, Expr lse, Expr rest, Expr scale, Expr whole_row = {}) {
+  row.walk(k, spec, block, c, {}, [&](const Tile& tile, const Exprs&) {
+    Expr x = whole_row.defined() ? whole_row : load_logits(k, row.logits.pointer, tile.offsets, tile.in_row);
+    Expr g = gradient(x, tile.columns == row.label_column, lse, rest, scale, row.facts.ok, c);
+    k.store(k.addptr(grad_start, tile.offsets), g.to(grad_start.type().pointee()), tile.in_row);
+    return Exprs{};
+  });
 }
 
 }  // namespace
@@ -127,7 +157,7 @@ std::unique_ptr<Kernel> build_backward(const CrossEntropySpec& spec) {
   Expr lse_rows = k.param(ir::ptr(ScalarType::F32), "lse"), rest_rows = k.param(ir::ptr(ScalarType::F32), "rest");
   RowTensor grad_output = RowTensor::declare(k, "grad_output", ScalarType::F32);
   Expr inv_den = k.param(ir::ptr(ScalarType::F32), "inv_den");
-  RowTensor grad = spec.in_place ? in.logits : RowTensor::declare(k, "grad", element_of(spec.dtype), spec.aligned);
+  RowTensor grad = spec.in_place ? in.logits : RowTensor::declare(k, "grad", element_of(spec.dtype), spec.alignment);
   Expr d1 = k.param(ir::i64(), "d1"), ignore_index = k.param(ir::i64(), "ignore_index");
   Expr vocab_offset = k.param(ir::i64(), "vocab_offset");
   Constexprs c = Constexprs::declare(k);
@@ -136,13 +166,8 @@ std::unique_ptr<Kernel> build_backward(const CrossEntropySpec& spec) {
   Row row = Row::begin(k, in, d1, ignore_index, vocab_offset, c);
   Expr scale = k.load(grad_output.row_pointer(row.index, d1)) * in.weight(k, row.index) * k.load(inv_den);
   Expr lse = k.load(k.addptr(lse_rows, row.index)), rest = k.load(k.addptr(rest_rows, row.index));
-  Expr grad_row = grad.row_pointer(row.index, d1);
-  for_each_tile(k, spec, tuning.block, c, {}, [&](Expr cols, Expr in_row, const Exprs&) {
-    Expr x = load_logits(k, row.logits, cols, in_row);
-    Expr g = gradient(x, cols == row.label_column, lse, rest, scale, row.facts.ok, c);
-    store_gradient(k, grad_row, cols, in_row, g);
-    return Exprs{};
-  });
+  // Alignment::Base promises the gradient has the logits' strides, so its rows have the same head.
+  write_gradient(k, spec, tuning.block, c, row, grad.row_start(row.index, d1).pointer, lse, rest, scale);
   k.set_attribute("threads", tuning.threads);
   return k.finish();
 }
@@ -153,7 +178,7 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   Expr inv_den = k.param(ir::ptr(ScalarType::F32), "inv_den");
   Expr loss_rows = k.param(ir::ptr(ScalarType::F32), "loss_rows");
   Expr lse_rows = k.param(ir::ptr(ScalarType::F32), "lse"), rest_rows = k.param(ir::ptr(ScalarType::F32), "rest");
-  RowTensor grad = spec.in_place ? in.logits : RowTensor::declare(k, "grad", element_of(spec.dtype), spec.aligned);
+  RowTensor grad = spec.in_place ? in.logits : RowTensor::declare(k, "grad", element_of(spec.dtype), spec.alignment);
   Expr d1 = k.param(ir::i64(), "d1"), ignore_index = k.param(ir::i64(), "ignore_index");
   Expr grad_scale = k.param(ir::f32(), "grad_scale");
   Constexprs c = Constexprs::declare(k);
@@ -170,13 +195,7 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   k.store(k.addptr(lse_rows, row.index), lse);
   k.store(k.addptr(rest_rows, row.index), rest);
   Expr scale = grad_scale * weight * k.load(inv_den);
-  Expr grad_row = grad.row_pointer(row.index, d1);
-  for_each_tile(k, spec, tuning.block, c, {}, [&](Expr cols, Expr in_row, const Exprs&) {
-    Expr x = whole_row.defined() ? whole_row : load_logits(k, row.logits, cols, in_row);
-    Expr g = gradient(x, cols == row.label_column, lse, rest, scale, row.facts.ok, c);
-    store_gradient(k, grad_row, cols, in_row, g);
-    return Exprs{};
-  });
+  write_gradient(k, spec, tuning.block, c, row, grad.row_start(row.index, d1).pointer, lse, rest, scale, whole_row);
   k.set_attribute("threads", tuning.threads);
   return k.finish();
 }

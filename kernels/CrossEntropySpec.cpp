@@ -13,6 +13,7 @@ namespace {
 constexpr std::array<const char*, 3> kDTypeNames = {"f32", "bf16", "f16"};
 constexpr std::array<const char*, 2> kLabelTypeNames = {"i32", "i64"};
 constexpr std::array<const char*, 3> kReductionNames = {"none", "sum", "mean"};
+constexpr std::array<const char*, 3> kAlignmentNames = {"none", "base", "rows"};
 
 template <typename Enum, size_t N>
 Enum parse_name(const std::array<const char*, N>& names, const std::string& text, const std::string& argument) {
@@ -29,12 +30,16 @@ Enum parse_name(const std::array<const char*, N>& names, const std::string& text
 std::string to_string(DType d) { return kDTypeNames[static_cast<size_t>(d)]; }
 std::string to_string(LabelType t) { return kLabelTypeNames[static_cast<size_t>(t)]; }
 std::string to_string(Reduction r) { return kReductionNames[static_cast<size_t>(r)]; }
+std::string to_string(Alignment a) { return kAlignmentNames[static_cast<size_t>(a)]; }
 DType parse_dtype(const std::string& text, const std::string& argument) { return parse_name<DType>(kDTypeNames, text, argument); }
 LabelType parse_label_type(const std::string& text, const std::string& argument) {
   return parse_name<LabelType>(kLabelTypeNames, text, argument);
 }
 Reduction parse_reduction(const std::string& text, const std::string& argument) {
   return parse_name<Reduction>(kReductionNames, text, argument);
+}
+Alignment parse_alignment(const std::string& text, const std::string& argument) {
+  return parse_name<Alignment>(kAlignmentNames, text, argument);
 }
 int dtype_bytes(DType d) { return d == DType::F32 ? 4 : 2; }
 
@@ -56,7 +61,7 @@ std::string CrossEntropySpec::canonical() const {
   out << std::setprecision(17) << "dtype=" << to_string(dtype) << ";labels=" << to_string(label_type)
       << ";vocab=" << vocab << ";vocab_shard=" << vocab_shard << ";label_smoothing=" << label_smoothing
       << ";z_loss=" << z_loss << ";reduction=" << to_string(reduction) << ";mask=" << has_mask
-      << ";weights=" << has_weights << ";entropy=" << entropy << ";in_place=" << in_place << ";aligned=" << aligned
+      << ";weights=" << has_weights << ";entropy=" << entropy << ";in_place=" << in_place << ";alignment=" << to_string(alignment)
       << ";threads=" << tuning.threads << ";block=" << tuning.block;
   return out.str();
 }

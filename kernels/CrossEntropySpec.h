@@ -13,13 +13,23 @@ enum class DType : uint8_t { F32, BF16, F16 };
 enum class LabelType : uint8_t { I32, I64 };
 enum class Reduction : uint8_t { None, Sum, Mean };
 
+// What the caller's addresses allow for 16-byte vector accesses to the logits and the gradient.
+enum class Alignment : uint8_t {
+  None,  // no guarantee: element-wise accesses
+  Base,  // the tensors start 16-byte aligned and the gradient has the logits' strides, but rows start anywhere (odd V,
+         // e.g. 50257): each row is read from the 16-byte boundary before it, its head masked off
+  Rows,  // every row starts 16-byte aligned
+};
+
 std::string to_string(DType d);
 std::string to_string(LabelType t);
 std::string to_string(Reduction r);
+std::string to_string(Alignment a);
 // Parse the names above ("bf16", "i64", "mean"); throw UserError naming `argument` and the accepted names.
 DType parse_dtype(const std::string& text, const std::string& argument = "dtype");
 LabelType parse_label_type(const std::string& text, const std::string& argument = "label type");
 Reduction parse_reduction(const std::string& text, const std::string& argument = "reduction");
+Alignment parse_alignment(const std::string& text, const std::string& argument = "alignment");
 int dtype_bytes(DType d);
 
 // How a kernel maps onto the GPU. Zeros mean "the built-in heuristic decides" (tuning_for in CrossEntropyKernels.h).
@@ -41,7 +51,7 @@ struct CrossEntropySpec {
   bool has_weights = false;               // per-row fp32 loss weights
   bool entropy = false;                   // forward-only: also compute the per-row entropy
   bool in_place = false;                  // the gradient overwrites the logits
-  bool aligned = true;                    // logits/gradient addresses and row strides allow 16-byte vector access
+  Alignment alignment = Alignment::Rows;  // what the logits' and gradient's addresses allow
   Tuning tuning;
 
   // Throws UserError naming the first invalid field and its accepted range.

@@ -45,7 +45,7 @@ TEST(CacheKey, EverySpecFieldChangesTheDigest) {
       {"weights", [](CrossEntropySpec& s) { s.has_weights = true; }},
       {"entropy", [](CrossEntropySpec& s) { s.entropy = true; }},
       {"in_place", [](CrossEntropySpec& s) { s.in_place = true; }},
-      {"aligned", [](CrossEntropySpec& s) { s.aligned = false; }},
+      {"alignment", [](CrossEntropySpec& s) { s.alignment = Alignment::Base; }},
       {"threads", [](CrossEntropySpec& s) { s.tuning.threads = 256; }},
       {"block", [](CrossEntropySpec& s) { s.tuning.block = 4096; }},
   };

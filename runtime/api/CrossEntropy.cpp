@@ -36,9 +36,14 @@ auto guarded(F&& f) -> decltype(f()) {
 // The kernels index only dimensions of extent > 1; a zero stride elsewhere keeps the aligned variant's stride facts.
 RowTensorRef ref(const Rows& t, const Args& a) { return {t.data, a.d0 > 1 ? t.stride0 : 0, a.d1 > 1 ? t.stride1 : 0}; }
 
-bool vector_aligned(const RowTensorRef& t, int element_bytes) {
+// What the logits (and, when written, the gradient) allow; see Alignment in kernels/CrossEntropySpec.h.
+Alignment alignment_of(const RowTensorRef& logits, const RowTensorRef* grad, int element_bytes) {
   const int64_t per_vector = 16 / element_bytes;
-  return t.address % 16 == 0 && t.s0 % per_vector == 0 && t.s1 % per_vector == 0;
+  auto rows_aligned = [&](const RowTensorRef& t) { return t.s0 % per_vector == 0 && t.s1 % per_vector == 0; };
+  if (logits.address % 16 || (grad && grad->address % 16)) return Alignment::None;
+  if (rows_aligned(logits) && (!grad || rows_aligned(*grad))) return Alignment::Rows;
+  if (!grad || (grad->s0 == logits.s0 && grad->s1 == logits.s1)) return Alignment::Base;
+  return Alignment::None;
 }
 
 void copy_to_host(void* host, CUdeviceptr device, size_t bytes, CUstream stream) {
@@ -77,24 +82,34 @@ BadLabelsError::~BadLabelsError() = default;
 
 struct CrossEntropy::Impl {
   CrossEntropyOptions options;
-  CrossEntropySpec spec;  // the aligned variant's
-  // The two variants, created at first use and kept; `ready` lets later calls skip the lock.
+  CrossEntropySpec spec;  // the variant for 16-byte-aligned rows
+  // One variant per Alignment, created at first use and kept; `ready` lets later calls skip the lock.
   std::mutex mutex;
-  std::array<std::unique_ptr<CrossEntropyOp>, 2> ops;  // [unaligned, aligned]
-  std::array<std::atomic<const CrossEntropyOp*>, 2> ready{};
+  std::array<std::unique_ptr<CrossEntropyOp>, 3> ops;
+  std::array<std::atomic<const CrossEntropyOp*>, 3> ready{};
 
   explicit Impl(const CrossEntropyOptions& o) : options(o), spec(api::checked_spec(o)) {}
 
-  const CrossEntropyOp& op(bool aligned) {
-    if (const CrossEntropyOp* op = ready[aligned].load(std::memory_order_acquire)) return *op;
+  const CrossEntropyOp* loaded(Alignment a) const { return ready[size_t(a)].load(std::memory_order_acquire); }
+
+  const CrossEntropyOp& op(Alignment a) {
+    if (const CrossEntropyOp* op = loaded(a)) return *op;
     std::lock_guard lock(mutex);
-    if (!ops[aligned]) {
+    auto& slot = ops[size_t(a)];
+    if (!slot) {
       CrossEntropySpec variant = spec;
-      variant.aligned = aligned;
-      ops[aligned] = std::make_unique<CrossEntropyOp>(variant);
-      ready[aligned].store(ops[aligned].get(), std::memory_order_release);
+      variant.alignment = a;
+      slot = std::make_unique<CrossEntropyOp>(variant);
+      ready[size_t(a)].store(slot.get(), std::memory_order_release);
     }
-    return *ops[aligned];
+    return *slot;
+  }
+
+  // finish_forward's kernels (combine, reduce) read no logits, so any variant already loaded serves.
+  Alignment any_loaded() const {
+    for (Alignment a : {Alignment::Rows, Alignment::Base, Alignment::None})
+      if (loaded(a)) return a;
+    return Alignment::Rows;
   }
 
   CrossEntropyCall call(const Args& a) const {
@@ -126,12 +141,11 @@ struct CrossEntropy::Impl {
       XENT_CU_CHECK(cuda::driver().cuMemsetD8Async(c.workspace.bad, 0, 4, stream));
       return;
     }
-    // The combine and reduce kernels of either variant are the same: finish_forward takes the one already loaded.
     const int bytes = api::element_bytes(options.dtype);
     const bool writes_grad = (kind == Call::Backward || kind == Call::Fused) && !options.in_place;
-    bool aligned = vector_aligned(c.logits, bytes) && (!writes_grad || vector_aligned(c.grad, bytes));
-    if (kind == Call::FinishForward) aligned = !ready[false].load(std::memory_order_acquire);
-    const CrossEntropyOp& variant = op(aligned);
+    Alignment alignment = kind == Call::FinishForward ? any_loaded()
+                                                      : alignment_of(c.logits, writes_grad ? &c.grad : nullptr, bytes);
+    const CrossEntropyOp& variant = op(alignment);
     std::vector<Launch> plan;
     switch (kind) {
       case Call::Forward:

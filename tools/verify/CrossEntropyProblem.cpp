@@ -147,7 +147,7 @@ StagedRank prepare_rank(const ProblemOptions& o, const Inputs& in, Backend& b, i
   r.width = width;
   r.spec = o.spec;
   r.spec.vocab_shard = width;
-  r.spec.aligned = (width * elem) % 16 == 0 && !o.misaligned;
+  r.spec.alignment = o.misaligned ? Alignment::None : (width * elem) % 16 == 0 ? Alignment::Rows : Alignment::Base;
   Placement p = place(o.layout, o.d0, o.d1, width);
   if (o.misaligned) {
     p.offset += 1;

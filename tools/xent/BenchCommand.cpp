@@ -73,7 +73,7 @@ nlohmann::json bench_one(const BenchOptions& o, int64_t vocab, double copy_bw, C
   CrossEntropySpec spec = o.spec.spec();
   spec.vocab = spec.vocab_shard = vocab;
   const int64_t rows = o.tokens, elem = dtype_bytes(spec.dtype);
-  spec.aligned = (vocab * elem) % 16 == 0;
+  spec.alignment = (vocab * elem) % 16 == 0 ? Alignment::Rows : Alignment::Base;
   CrossEntropyOp op(spec);
 
   cuda::DeviceBuffer logits(size_t(rows) * vocab * elem), grad(size_t(rows) * vocab * elem);

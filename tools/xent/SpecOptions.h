@@ -17,6 +17,7 @@ struct SpecOptions {
   double label_smoothing = 0.0;
   double z_loss = 0.0;
   std::string reduction = "mean";
+  std::string alignment = "rows";
   int threads = 0;
   int64_t block = 0;
 
