@@ -51,7 +51,7 @@ RowStart RowTensor::row_start(Expr row, Expr d1) const {
 }
 
 Constexprs Constexprs::declare(KernelBuilder& k) {
-  return {k.constexpr_param("vocab", ScalarType::I64),          k.constexpr_param("vocab_shard", ScalarType::I32),
+  return {k.constexpr_param("vocab", ScalarType::I64),           k.constexpr_param("vocab_shard", ScalarType::I32),
           k.constexpr_param("label_smoothing", ScalarType::F32), k.constexpr_param("z_loss", ScalarType::F32),
           k.constexpr_param("reduction", ScalarType::I32),       k.constexpr_param("entropy", ScalarType::I32)};
 }
@@ -60,7 +60,8 @@ Expr Constexprs::smoothing_on() const { return label_smoothing != 0.0; }
 Expr Constexprs::z_loss_on() const { return z_loss != 0.0; }
 
 Expr when(Expr flag, const std::function<Expr()>& then, Expr otherwise) {
-  return flag.builder().if_else(flag, [&] { return Exprs{then()}; }, [&] { return Exprs{otherwise}; })[0];
+  return flag.builder().if_else(
+      flag, [&] { return Exprs{then()}; }, [&] { return Exprs{otherwise}; })[0];
 }
 
 LabelFacts label_facts(KernelBuilder& k, const RowTensor& labels, const RowTensor* mask, Expr row, Expr d1,
@@ -102,9 +103,11 @@ LaneStats LaneStats::first(Expr x, Expr in_row, Expr is_label, const Constexprs&
   Expr finite_below = x != -kInf;  // NaN counts as present, so that it reaches the sums
   Expr in = in_row.defined() ? in_row : k.splat(k.constant_int(1, ScalarType::I1), x.type().shape());
   LaneStats s{x, k.select(is_label, zero, k.select(finite_below, one, zero)), zero, zero};
-  s.sum_x = when(c.smoothing_on(), [&] { return k.select(in, x, zero); }, zero);
+  s.sum_x = when(
+      c.smoothing_on(), [&] { return k.select(in, x, zero); }, zero);
   // p·x tends to 0 as p does: a -inf logit adds 0, not 0·(-inf) = NaN.
-  s.sum_ex = when(c.entropy != 0.0, [&] { return k.select(finite_below, x, zero); }, zero);
+  s.sum_ex = when(
+      c.entropy != 0.0, [&] { return k.select(finite_below, x, zero); }, zero);
   return s;
 }
 
@@ -117,8 +120,10 @@ LaneStats LaneStats::accumulate(Expr x, Expr in_row, Expr is_label, const Conste
   LaneStats next;
   next.m = m_new;
   next.d_rest = d_rest * rescale + k.select(is_label, zero, e);
-  next.sum_x = when(c.smoothing_on(), [&] { return sum_x + k.select(in_row, x, zero); }, sum_x);
-  next.sum_ex = when(c.entropy != 0.0, [&] { return sum_ex * rescale + k.select(e > 0.0, e * x, zero); }, sum_ex);
+  next.sum_x = when(
+      c.smoothing_on(), [&] { return sum_x + k.select(in_row, x, zero); }, sum_x);
+  next.sum_ex = when(
+      c.entropy != 0.0, [&] { return sum_ex * rescale + k.select(e > 0.0, e * x, zero); }, sum_ex);
   return next;
 }
 
@@ -132,8 +137,10 @@ RowStats LaneStats::finish(Expr x_label, Expr owns_label, const Constexprs& c) c
   row.d_rest = k.reduce_sum(d_rest * lane_scale);
   row.x_label = k.select(owns_label, x_label, f_zero);
   row.e_label = k.select(owns_label, k.exp(x_label - shift), f_zero);
-  row.sum_x = when(c.smoothing_on(), [&] { return k.reduce_sum(sum_x); }, f_zero);
-  row.sum_ex = when(c.entropy != 0.0, [&] { return k.reduce_sum(sum_ex * lane_scale); }, f_zero);
+  row.sum_x = when(
+      c.smoothing_on(), [&] { return k.reduce_sum(sum_x); }, f_zero);
+  row.sum_ex = when(
+      c.entropy != 0.0, [&] { return k.reduce_sum(sum_ex * lane_scale); }, f_zero);
   return row;
 }
 
@@ -142,9 +149,9 @@ Expr row_loss(Expr lse, Expr x_label, Expr sum_x, const LabelFacts& facts, const
   Expr eps = c.label_smoothing;
   Expr loss = when(
       c.smoothing_on(),
-      [&] { return (1.0 - eps) * (lse - x_label) + eps * (lse - sum_x / c.vocab.to(ScalarType::F32)); },
-      lse - x_label);
-  loss = when(c.z_loss_on(), [&] { return loss + c.z_loss * lse * lse; }, loss);
+      [&] { return (1.0 - eps) * (lse - x_label) + eps * (lse - sum_x / c.vocab.to(ScalarType::F32)); }, lse - x_label);
+  loss = when(
+      c.z_loss_on(), [&] { return loss + c.z_loss * lse * lse; }, loss);
   Expr nan = k.literal(std::numeric_limits<double>::quiet_NaN(), loss);
   return k.select(facts.bad, nan, k.select(facts.ok, loss, k.literal(0.0, loss)));
 }
@@ -153,13 +160,16 @@ Expr gradient(Expr x, Expr is_label, Expr lse, Expr rest, Expr scale, Expr ok, c
   KernelBuilder& k = x.builder();
   Expr eps = c.label_smoothing;
   Expr p = k.exp(x - lse);
-  Expr uniform = when(c.smoothing_on(), [&] { return eps / c.vocab.to(ScalarType::F32); }, k.constant(0.0, ScalarType::F32));
-  Expr other = when(c.smoothing_on(), [&] { return p - uniform; }, p);
+  Expr uniform = when(
+      c.smoothing_on(), [&] { return eps / c.vocab.to(ScalarType::F32); }, k.constant(0.0, ScalarType::F32));
+  Expr other = when(
+      c.smoothing_on(), [&] { return p - uniform; }, p);
   // p_label − (1 − ε) − ε/V as −(1 − ε)·rest + ε·p_label − ε/V: no term near 1 is ever subtracted from another.
-  Expr target = when(c.smoothing_on(), [&] { return eps * p - uniform - (1.0 - eps) * rest; },
-                     k.splat(-rest, x.type().shape()));
+  Expr target = when(
+      c.smoothing_on(), [&] { return eps * p - uniform - (1.0 - eps) * rest; }, k.splat(-rest, x.type().shape()));
   Expr g = k.select(is_label, target, other);
-  g = when(c.z_loss_on(), [&] { return g + (2.0 * c.z_loss * lse) * p; }, g);
+  g = when(
+      c.z_loss_on(), [&] { return g + (2.0 * c.z_loss * lse) * p; }, g);
   return k.select(ok, g * scale, k.literal(0.0, g));
 }
 

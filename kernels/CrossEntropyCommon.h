@@ -102,8 +102,8 @@ Expr log_sum_exp(Expr m, Expr d);
 Expr safe_max(Expr m);
 
 // The gradient of a tile (before rounding): scale · (p − ε/V − (1 − ε)·onehot + 2z·lse·p), the label's element
-// formed as −(1 − ε)·rest + ε·p − ε/V + 2z·lse·p without cancellation; `rest` = 1 − p_label. Exactly 0 where `ok` is false
-// (ignored, masked or bad rows), whatever the logits hold.
+// formed as −(1 − ε)·rest + ε·p − ε/V + 2z·lse·p without cancellation; `rest` = 1 − p_label. Exactly 0 where `ok` is
+// false (ignored, masked or bad rows), whatever the logits hold.
 Expr gradient(Expr x, Expr is_label, Expr lse, Expr rest, Expr scale, Expr ok, const Constexprs& c);
 
 }  // namespace xent::ce

@@ -65,8 +65,11 @@ std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec);
 // The tuning a kernel of the family is built with: the spec's choices, and the built-in heuristic's for zero fields.
 // The heuristic comes from a sweep on an H100 (docs/performance.md): row-streaming kernels keep one 16-byte bf16
 // vector per thread per tile with 256 threads; the fused kernel on long rows uses 1024 threads (512 with label
-// smoothing, unaligned rows or fp32, for registers), 8 columns each.
+// smoothing or fp32, for registers), 8 columns each.
 Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel);
+
+// The alignment a kernel relies on: the spec's, or less where that measured faster (see the .cpp).
+Alignment alignment_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel);
 
 // The kernel as written, before specialization (it still holds constexpr parameters).
 std::unique_ptr<ir::Kernel> build_kernel(CrossEntropyKernel kernel, const CrossEntropySpec& spec);

@@ -41,7 +41,8 @@ Launch reduce(const CrossEntropyCall& c) {
 }
 
 void check(const CrossEntropyCall& c) {
-  if (c.d0 < 0 || c.d1 < 1) throw UserError(cat("rows: leading dimensions must be d0 >= 0 and d1 >= 1, got ", c.d0, " x ", c.d1));
+  if (c.d0 < 0 || c.d1 < 1)
+    throw UserError(cat("rows: leading dimensions must be d0 >= 0 and d1 >= 1, got ", c.d0, " x ", c.d1));
   if (c.world < 1 || c.rank < 0 || c.rank >= c.world)
     throw UserError(cat("rank: must be in [0, world) with world >= 1, got rank ", c.rank, " of ", c.world));
 }

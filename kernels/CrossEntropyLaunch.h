@@ -36,11 +36,11 @@ struct RowTensorRef {
 
 // The O(rows) buffers an op works in (one float or int each, or one per row; partials for every rank).
 struct Workspace {
-  uint64_t partials = 0;  // world x rows x kPartialFields fp32
-  uint64_t inv_den = 0;   // 1 fp32: the reduction's scale
-  uint64_t bad = 0;       // 1 i32: the out-of-range label count
+  uint64_t partials = 0;                                                // world x rows x kPartialFields fp32
+  uint64_t inv_den = 0;                                                 // 1 fp32: the reduction's scale
+  uint64_t bad = 0;                                                     // 1 i32: the out-of-range label count
   uint64_t loss_rows = 0, lse = 0, rest = 0, logprob = 0, entropy = 0;  // rows fp32 each
-  uint64_t loss = 0;      // 1 fp32: the reduced loss
+  uint64_t loss = 0;                                                    // 1 fp32: the reduced loss
 };
 
 // The workspace's size in bytes for `rows` rows and `world` ranks, and its carving from one allocation at `base`

@@ -53,7 +53,8 @@ ReferenceResult reference_cross_entropy(const ReferenceProblem& pb) {
 
   double inv_den = 1.0;
   if (pb.reduction == Reduction::Mean) inv_den = ok_rows ? 1.0 / ok_rows : 0.0;
-  if (pb.reduction == Reduction::Sum && pb.num_label_tokens) inv_den = *pb.num_label_tokens ? 1.0 / *pb.num_label_tokens : 0.0;
+  if (pb.reduction == Reduction::Sum && pb.num_label_tokens)
+    inv_den = *pb.num_label_tokens ? 1.0 / *pb.num_label_tokens : 0.0;
   double total = 0.0;
   for (double l : r.row_loss) total += l;
   r.loss = total * inv_den;

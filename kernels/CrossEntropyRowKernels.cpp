@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <limits>
 
-#include "kernels/CrossEntropyKernels.h"
 #include "kernels/CrossEntropyCommon.h"
+#include "kernels/CrossEntropyKernels.h"
 
 namespace xent::ce {
 namespace {
@@ -54,9 +54,10 @@ struct RowInputs {
   RowTensor logits, labels, mask;
   bool has_mask;
   Expr weights;
-  static RowInputs declare(KernelBuilder& k, const CrossEntropySpec& spec, bool with_weights) {
+  static RowInputs declare(KernelBuilder& k, const CrossEntropySpec& spec, CrossEntropyKernel kernel,
+                           bool with_weights) {
     RowInputs in;
-    in.logits = RowTensor::declare(k, "logits", element_of(spec.dtype), spec.alignment);
+    in.logits = RowTensor::declare(k, "logits", element_of(spec.dtype), alignment_for(spec, kernel));
     in.labels = RowTensor::declare(k, "labels", element_of(spec.label_type));
     in.has_mask = spec.has_mask;
     if (spec.has_mask) in.mask = RowTensor::declare(k, "mask", ScalarType::I32);
@@ -97,14 +98,14 @@ struct Row {
 RowStats row_statistics(KernelBuilder& k, const CrossEntropySpec& spec, int64_t block, const Constexprs& c,
                         const Row& row, Expr* whole_row = nullptr) {
   int64_t lanes = std::min(block, walk_extent(spec, row.logits.head.defined()));
-  LaneStats stats = LaneStats::from(row.walk(k, spec, block, c, LaneStats::empty(k, {lanes}).to_exprs(),
-                                             [&](const Tile& tile, const Exprs& carried) {
-    Expr x = load_logits(k, row.logits.pointer, tile.offsets, tile.in_row);
-    Expr is_label = tile.columns == row.label_column;
-    if (!tile.whole_row) return LaneStats::from(carried).accumulate(x, tile.in_row, is_label, c).to_exprs();
-    if (whole_row) *whole_row = x;
-    return LaneStats::first(x, tile.in_row, is_label, c).to_exprs();
-  }));
+  LaneStats stats = LaneStats::from(
+      row.walk(k, spec, block, c, LaneStats::empty(k, {lanes}).to_exprs(), [&](const Tile& tile, const Exprs& carried) {
+        Expr x = load_logits(k, row.logits.pointer, tile.offsets, tile.in_row);
+        Expr is_label = tile.columns == row.label_column;
+        if (!tile.whole_row) return LaneStats::from(carried).accumulate(x, tile.in_row, is_label, c).to_exprs();
+        if (whole_row) *whole_row = x;
+        return LaneStats::first(x, tile.in_row, is_label, c).to_exprs();
+      }));
   // The label's logit, read once instead of being picked out of every tile.
   Expr owns_label = row.label_column >= 0.0;
   Expr column = k.select(owns_label, row.label_column, k.constant_int(0, ScalarType::I32));
@@ -129,7 +130,7 @@ void write_gradient(KernelBuilder& k, const CrossEntropySpec& spec, int64_t bloc
 
 std::unique_ptr<Kernel> build_stats(const CrossEntropySpec& spec) {
   KernelBuilder k("ce_stats");
-  RowInputs in = RowInputs::declare(k, spec, false);
+  RowInputs in = RowInputs::declare(k, spec, CrossEntropyKernel::Stats, false);
   Expr partials = k.param(ir::ptr(ScalarType::F32), "partials");
   Expr d1 = k.param(ir::i64(), "d1"), ignore_index = k.param(ir::i64(), "ignore_index");
   Expr vocab_offset = k.param(ir::i64(), "vocab_offset");
@@ -153,11 +154,12 @@ std::unique_ptr<Kernel> build_stats(const CrossEntropySpec& spec) {
 
 std::unique_ptr<Kernel> build_backward(const CrossEntropySpec& spec) {
   KernelBuilder k("ce_backward");
-  RowInputs in = RowInputs::declare(k, spec, true);
+  RowInputs in = RowInputs::declare(k, spec, CrossEntropyKernel::Backward, true);
   Expr lse_rows = k.param(ir::ptr(ScalarType::F32), "lse"), rest_rows = k.param(ir::ptr(ScalarType::F32), "rest");
   RowTensor grad_output = RowTensor::declare(k, "grad_output", ScalarType::F32);
   Expr inv_den = k.param(ir::ptr(ScalarType::F32), "inv_den");
-  RowTensor grad = spec.in_place ? in.logits : RowTensor::declare(k, "grad", element_of(spec.dtype), spec.alignment);
+  RowTensor grad =
+      spec.in_place ? in.logits : RowTensor::declare(k, "grad", element_of(spec.dtype), in.logits.alignment);
   Expr d1 = k.param(ir::i64(), "d1"), ignore_index = k.param(ir::i64(), "ignore_index");
   Expr vocab_offset = k.param(ir::i64(), "vocab_offset");
   Constexprs c = Constexprs::declare(k);
@@ -174,11 +176,12 @@ std::unique_ptr<Kernel> build_backward(const CrossEntropySpec& spec) {
 
 std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   KernelBuilder k("ce_fused");
-  RowInputs in = RowInputs::declare(k, spec, true);
+  RowInputs in = RowInputs::declare(k, spec, CrossEntropyKernel::Fused, true);
   Expr inv_den = k.param(ir::ptr(ScalarType::F32), "inv_den");
   Expr loss_rows = k.param(ir::ptr(ScalarType::F32), "loss_rows");
   Expr lse_rows = k.param(ir::ptr(ScalarType::F32), "lse"), rest_rows = k.param(ir::ptr(ScalarType::F32), "rest");
-  RowTensor grad = spec.in_place ? in.logits : RowTensor::declare(k, "grad", element_of(spec.dtype), spec.alignment);
+  RowTensor grad =
+      spec.in_place ? in.logits : RowTensor::declare(k, "grad", element_of(spec.dtype), in.logits.alignment);
   Expr d1 = k.param(ir::i64(), "d1"), ignore_index = k.param(ir::i64(), "ignore_index");
   Expr grad_scale = k.param(ir::f32(), "grad_scale");
   Constexprs c = Constexprs::declare(k);

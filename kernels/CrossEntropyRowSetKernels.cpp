@@ -39,7 +39,8 @@ std::unique_ptr<Kernel> build_count(const CrossEntropySpec& spec) {
   Exprs counts = for_each_row_tile(k, rows, kReduceThreads, {zero, zero}, [&](Expr row, Expr in_range, const Exprs& n) {
     LabelFacts facts = label_facts(k, labels, spec.has_mask ? &mask : nullptr, row, d1, ignore_index, c, in_range);
     Expr one = k.constant_int(1, ScalarType::I32);
-    return Exprs{n[0] + k.reduce_sum(k.select(facts.ok, one, zero)), n[1] + k.reduce_sum(k.select(facts.bad, one, zero))};
+    return Exprs{n[0] + k.reduce_sum(k.select(facts.ok, one, zero)),
+                 n[1] + k.reduce_sum(k.select(facts.bad, one, zero))};
   });
   Expr ok_rows = counts[0].to(ScalarType::F32);
   Expr f_zero = k.constant(0.0, ScalarType::F32), f_one = k.constant(1.0, ScalarType::F32);
@@ -66,7 +67,8 @@ std::unique_ptr<Kernel> build_combine(const CrossEntropySpec& spec) {
   Expr ignore_index = k.param(ir::i64(), "ignore_index"), world = k.param(ir::i32(), "world");
   Constexprs c = Constexprs::declare(k);
 
-  Expr row = (k.program_id(0) * double(kCombineRowsPerProgram) + k.arange(0, kCombineRowsPerProgram)).to(ScalarType::I64);
+  Expr row =
+      (k.program_id(0) * double(kCombineRowsPerProgram) + k.arange(0, kCombineRowsPerProgram)).to(ScalarType::I64);
   Expr in_range = row < rows;
   LabelFacts facts = label_facts(k, labels, spec.has_mask ? &mask : nullptr, row, d1, ignore_index, c, in_range);
   Expr zero = k.splat(k.constant(0.0, ScalarType::F32), {kCombineRowsPerProgram});
@@ -76,21 +78,22 @@ std::unique_ptr<Kernel> build_combine(const CrossEntropySpec& spec) {
   };
   Expr first = k.constant_int(0, ScalarType::I32), one = k.constant_int(1, ScalarType::I32);
   Expr minus_inf = k.literal(-std::numeric_limits<double>::infinity(), zero);
-  Expr m = k.for_loop(first, world, one, {minus_inf}, [&](Expr r, const Exprs& acc) {
-    return Exprs{k.max(acc[0], field(r, 0))};
-  })[0];
+  Expr m = k.for_loop(first, world, one, {minus_inf},
+                      [&](Expr r, const Exprs& acc) { return Exprs{k.max(acc[0], field(r, 0))}; })[0];
   Expr shift = safe_max(m);
-  RowStats global = RowStats::from(k.for_loop(first, world, one, {m, zero, zero, zero, zero, zero},
-                                              [&](Expr r, const Exprs& acc) {
-    RowStats s = RowStats::from(acc);
-    Expr rescale = k.exp(field(r, 0) - shift);
-    s.d_rest = s.d_rest + field(r, 1) * rescale;
-    s.e_label = s.e_label + field(r, 2) * rescale;
-    s.x_label = s.x_label + field(r, 3);
-    s.sum_x = when(c.smoothing_on(), [&] { return s.sum_x + field(r, 4); }, s.sum_x);
-    s.sum_ex = when(c.entropy != 0.0, [&] { return s.sum_ex + field(r, 5) * rescale; }, s.sum_ex);
-    return s.to_exprs();
-  }));
+  RowStats global =
+      RowStats::from(k.for_loop(first, world, one, {m, zero, zero, zero, zero, zero}, [&](Expr r, const Exprs& acc) {
+        RowStats s = RowStats::from(acc);
+        Expr rescale = k.exp(field(r, 0) - shift);
+        s.d_rest = s.d_rest + field(r, 1) * rescale;
+        s.e_label = s.e_label + field(r, 2) * rescale;
+        s.x_label = s.x_label + field(r, 3);
+        s.sum_x = when(
+            c.smoothing_on(), [&] { return s.sum_x + field(r, 4); }, s.sum_x);
+        s.sum_ex = when(
+            c.entropy != 0.0, [&] { return s.sum_ex + field(r, 5) * rescale; }, s.sum_ex);
+        return s.to_exprs();
+      }));
 
   Expr d = global.d_rest + global.e_label;
   Expr lse = log_sum_exp(m, d);
@@ -110,11 +113,11 @@ std::unique_ptr<Kernel> build_reduce(const CrossEntropySpec&) {
   KernelBuilder k("ce_reduce");
   Expr loss_rows = f32_param(k, "loss_rows"), inv_den = f32_param(k, "inv_den"), loss = f32_param(k, "loss");
   Expr rows = k.param(ir::i64(), "rows");
-  Expr total = for_each_row_tile(k, rows, kReduceThreads, {k.constant(0.0, ScalarType::F32)},
-                                 [&](Expr row, Expr in_range, const Exprs& acc) {
-    Expr values = k.load(k.addptr(loss_rows, row), in_range, k.constant(0.0, ScalarType::F32));
-    return Exprs{acc[0] + k.reduce_sum(values)};
-  })[0];
+  Expr total = for_each_row_tile(
+      k, rows, kReduceThreads, {k.constant(0.0, ScalarType::F32)}, [&](Expr row, Expr in_range, const Exprs& acc) {
+        Expr values = k.load(k.addptr(loss_rows, row), in_range, k.constant(0.0, ScalarType::F32));
+        return Exprs{acc[0] + k.reduce_sum(values)};
+      })[0];
   k.store(loss, total * k.load(inv_den));
   k.set_attribute("threads", kReduceThreads);
   return k.finish();

@@ -31,7 +31,9 @@ std::string to_string(DType d) { return kDTypeNames[static_cast<size_t>(d)]; }
 std::string to_string(LabelType t) { return kLabelTypeNames[static_cast<size_t>(t)]; }
 std::string to_string(Reduction r) { return kReductionNames[static_cast<size_t>(r)]; }
 std::string to_string(Alignment a) { return kAlignmentNames[static_cast<size_t>(a)]; }
-DType parse_dtype(const std::string& text, const std::string& argument) { return parse_name<DType>(kDTypeNames, text, argument); }
+DType parse_dtype(const std::string& text, const std::string& argument) {
+  return parse_name<DType>(kDTypeNames, text, argument);
+}
 LabelType parse_label_type(const std::string& text, const std::string& argument) {
   return parse_name<LabelType>(kLabelTypeNames, text, argument);
 }
@@ -45,7 +47,8 @@ int dtype_bytes(DType d) { return d == DType::F32 ? 4 : 2; }
 
 void CrossEntropySpec::validate() const {
   if (vocab < 1) throw UserError(cat("vocab: must be at least 1, got ", vocab));
-  if (vocab_shard < 1) throw UserError(cat("vocab_shard: must be at least 1, got ", vocab_shard, " (every rank holds some columns)"));
+  if (vocab_shard < 1)
+    throw UserError(cat("vocab_shard: must be at least 1, got ", vocab_shard, " (every rank holds some columns)"));
   if (vocab_shard > vocab) throw UserError(cat("vocab_shard: ", vocab_shard, " exceeds the global vocab ", vocab));
   if (vocab > (int64_t{1} << 31) - 1) throw UserError(cat("vocab: at most 2^31 - 1 columns, got ", vocab));
   if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
@@ -61,8 +64,8 @@ std::string CrossEntropySpec::canonical() const {
   out << std::setprecision(17) << "dtype=" << to_string(dtype) << ";labels=" << to_string(label_type)
       << ";vocab=" << vocab << ";vocab_shard=" << vocab_shard << ";label_smoothing=" << label_smoothing
       << ";z_loss=" << z_loss << ";reduction=" << to_string(reduction) << ";mask=" << has_mask
-      << ";weights=" << has_weights << ";entropy=" << entropy << ";in_place=" << in_place << ";alignment=" << to_string(alignment)
-      << ";threads=" << tuning.threads << ";block=" << tuning.block;
+      << ";weights=" << has_weights << ";entropy=" << entropy << ";in_place=" << in_place
+      << ";alignment=" << to_string(alignment) << ";threads=" << tuning.threads << ";block=" << tuning.block;
   return out.str();
 }
 

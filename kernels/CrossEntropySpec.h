@@ -34,18 +34,18 @@ int dtype_bytes(DType d);
 
 // How a kernel maps onto the GPU. Zeros mean "the built-in heuristic decides" (tuning_for in CrossEntropyKernels.h).
 struct Tuning {
-  int threads = 0;      // threads per program (a multiple of 32, at most 1024)
-  int64_t block = 0;    // columns per tile when streaming the row; a block >= the shard holds the whole row as one tile
+  int threads = 0;    // threads per program (a multiple of 32, at most 1024)
+  int64_t block = 0;  // columns per tile when streaming the row; a block >= the shard holds the whole row as one tile
   bool operator==(const Tuning&) const = default;
 };
 
 struct CrossEntropySpec {
-  DType dtype = DType::BF16;              // logits and gradient
+  DType dtype = DType::BF16;  // logits and gradient
   LabelType label_type = LabelType::I64;
-  int64_t vocab = 50257;                  // V: the global vocabulary, the sum of all shards
-  int64_t vocab_shard = 50257;            // V_r: the columns this rank holds
-  double label_smoothing = 0.0;           // ε in [0, 1]
-  double z_loss = 0.0;                    // z >= 0
+  int64_t vocab = 50257;         // V: the global vocabulary, the sum of all shards
+  int64_t vocab_shard = 50257;   // V_r: the columns this rank holds
+  double label_smoothing = 0.0;  // ε in [0, 1]
+  double z_loss = 0.0;           // z >= 0
   Reduction reduction = Reduction::Mean;
   bool has_mask = false;                  // a per-row keep mask (nonzero = keep)
   bool has_weights = false;               // per-row fp32 loss weights

@@ -63,7 +63,7 @@ xent_args args_of(const StagedRank& r) {
   a.grad_scale = c.grad_scale;
   a.ignore_index = c.ignore_index;
   a.num_label_tokens = c.normalizer;
-  a.workspace = c.workspace.partials;
+  a.workspace = r.workspace;
   EXPECT_EQ(xent_workspace_bytes(c.rows(), c.world, &a.workspace_bytes), XENT_OK);
   return a;
 }

@@ -258,8 +258,8 @@ TEST(ApiValidation, WorkspaceAndOutputsNeedNoDriver) {
   ASSERT_EQ(xent_outputs(op.op, &a, &out), XENT_OK) << xent_last_error();
   EXPECT_EQ(out.partials_rank_bytes, size_t(kD0 * kD1 * 6 * 4));
   EXPECT_EQ(out.partials + out.partials_rank_bytes, kWorkspace + a.workspace_bytes) << "partials end the workspace";
-  for (CUdeviceptr p : {out.loss, out.row_loss, out.lse, out.logprob, out.entropy, out.scale, out.bad_labels,
-                        out.partials}) {
+  for (CUdeviceptr p :
+       {out.loss, out.row_loss, out.lse, out.logprob, out.entropy, out.scale, out.bad_labels, out.partials}) {
     EXPECT_GE(p, kWorkspace);
     EXPECT_LT(p, kWorkspace + a.workspace_bytes);
     EXPECT_EQ(p % 16, 0u);

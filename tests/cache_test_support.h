@@ -70,7 +70,8 @@ inline std::vector<Damage> damages() {
       {"header_checksum", [=](const std::string& g, const std::string&) { return flip_bit(g, body(g) - 2); }},
       {"key_text_byte", [=](const std::string& g, const std::string&) { return flip_bit(g, body(g) + 3); }},
       {"other_key", [](const std::string&, const std::string& other) { return other; }},
-      {"garbage", [](const std::string& g, const std::string&) {
+      {"garbage",
+       [](const std::string& g, const std::string&) {
          std::string junk(g.size(), '\0');
          for (size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>((i * 7919 + 13) % 251);
          return junk;

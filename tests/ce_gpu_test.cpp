@@ -133,9 +133,11 @@ TEST_F(GpuCrossEntropy, InPlaceAndTunings) {
 }
 
 TEST_F(GpuCrossEntropy, TensorParallelInProcess) {
-  std::vector<std::vector<int64_t>> partitions = {
-      {8000, 8000}, {6284, 6283, 6283}, {4000, 4001, 3999, 4000}, {6283, 6283, 6283, 6283, 6283, 6283, 6283, 6276},
-      {100, 1, 20000, 64}};
+  std::vector<std::vector<int64_t>> partitions = {{8000, 8000},
+                                                  {6284, 6283, 6283},
+                                                  {4000, 4001, 3999, 4000},
+                                                  {6283, 6283, 6283, 6283, 6283, 6283, 6283, 6276},
+                                                  {100, 1, 20000, 64}};
   for (const auto& shards : partitions)
     for (double eps : {0.0, 0.1}) {
       ProblemOptions o = base(DType::BF16, 0);
@@ -192,7 +194,8 @@ TEST_F(GpuCrossEntropy, RowsPastTwoToThe31Elements) {
 
   std::vector<float> losses(rows);
   XENT_CU_CHECK(cuda::driver().cuMemcpyDtoH(losses.data(), call.workspace.loss_rows, rows * 4));
-  for (int64_t i = 0; i < rows - 1; i += 997) ASSERT_NEAR(losses[i], std::log(double(V)), 1e-5 * std::log(double(V))) << i;
+  for (int64_t i = 0; i < rows - 1; i += 997)
+    ASSERT_NEAR(losses[i], std::log(double(V)), 1e-5 * std::log(double(V))) << i;
   ReferenceResult ref = reference_cross_entropy(last);
   EXPECT_NEAR(losses.back(), ref.row_loss[0], 1e-5 * std::fabs(ref.row_loss[0]));
 

@@ -3,10 +3,10 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -62,7 +62,7 @@ struct PtxasResult {
 inline PtxasResult run_ptxas(const std::string& ptx, const std::string& sm) {
   namespace fs = std::filesystem;
   std::string stem = (fs::temp_directory_path() / ("xent-ptxas-" + std::to_string(::getpid()) + "-" +
-                                                    std::to_string(reinterpret_cast<uintptr_t>(&ptx))))
+                                                   std::to_string(reinterpret_cast<uintptr_t>(&ptx))))
                          .string();
   std::ofstream(stem + ".ptx") << ptx;
   std::string command = ptxas_path() + " --gpu-name " + sm + " -v " + stem + ".ptx -o " + stem + ".cubin 2>&1";

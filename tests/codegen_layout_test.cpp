@@ -41,7 +41,7 @@ TEST(CodegenLayout, ProvesSixteenByteAccesses) {
   codegen::LayoutMap map = codegen::assign_layouts(*kernel);
   EXPECT_EQ(map.threads(), 256);
   EXPECT_EQ(map.at(v.value()).vector, 8);
-  EXPECT_EQ(map.at(v.value()).slots, 200);  // ceil(50257 / 2048) * 8
+  EXPECT_EQ(map.at(v.value()).slots, 200);   // ceil(50257 / 2048) * 8
   EXPECT_EQ(map.at(out.value()).access, 4);  // f32: 4 per 16 bytes
   std::string text = map.str(*kernel);
   EXPECT_NE(text.find("load bf16[50257]: T=256 w=8 slots=200"), std::string::npos) << text;
@@ -58,9 +58,9 @@ TEST(CodegenLayout, UnprovenAlignmentFallsBackToScalarAccess) {
     return codegen::assign_layouts(*kernel).at(p.value()).access;
   };
   EXPECT_EQ(width({16}, {4}, 0), 4);
-  EXPECT_EQ(width({16}, {4}, 2), 2);   // arange from 2: runs start at 2 mod 4
-  EXPECT_EQ(width({16}, {0}, 0), 1);   // unknown stride
-  EXPECT_EQ(width({4}, {4}, 0), 1);    // pointer only 4-byte aligned
+  EXPECT_EQ(width({16}, {4}, 2), 2);  // arange from 2: runs start at 2 mod 4
+  EXPECT_EQ(width({16}, {0}, 0), 1);  // unknown stride
+  EXPECT_EQ(width({4}, {4}, 0), 1);   // pointer only 4-byte aligned
   EXPECT_EQ(width({8}, {64}, 0), 2);
 }
 

@@ -58,7 +58,8 @@ TEST(CodegenLowering, SoftmaxRowOfOddLength) {
   Expr d = k.reduce_sum(k.exp(v - m));
   k.store(out, m + k.log(d));
   auto ptx = check(k, {"CHECK: .reqntid 1024, 1, 1", "CHECK: ld.global.nc.v4.u32", "CHECK: shfl.sync.bfly.b32",
-                       "CHECK: bar.sync", "CHECK: ex2.approx.ftz.f32", "CHECK: lg2.approx.ftz.f32"}).ptx;
+                       "CHECK: bar.sync", "CHECK: ex2.approx.ftz.f32", "CHECK: lg2.approx.ftz.f32"})
+                 .ptx;
   EXPECT_EQ(ptx.find(".local"), std::string::npos) << ptx;
 }
 
@@ -99,10 +100,11 @@ TEST(CodegenLowering, IfYieldsTiles) {
   Expr flag = k.param(i32(), "flag");
   Expr p = k.addptr(x, k.arange(0, 512));
   Expr v = k.load(p);
-  Exprs r = k.if_else(flag > 0, [&] { return Exprs{v * 2.0}; }, [&] { return Exprs{k.exp(v)}; });
+  Exprs r = k.if_else(
+      flag > 0, [&] { return Exprs{v * 2.0}; }, [&] { return Exprs{k.exp(v)}; });
   k.store(p, r[0]);
-  auto out = check(k, {"CHECK: ld.global.v4.b32", "CHECK: f32.f16", "CHECK: cvt.rn.f16.f32",
-                       "CHECK: st.global.v4.b32"});
+  auto out =
+      check(k, {"CHECK: ld.global.v4.b32", "CHECK: f32.f16", "CHECK: cvt.rn.f16.f32", "CHECK: st.global.v4.b32"});
   // Stored through: not read-only, so no ld.global.nc.
   EXPECT_EQ(out.ptx.find("ld.global.nc"), std::string::npos);
 }

@@ -1,5 +1,7 @@
 // The CPU interpreter against hand-computed values and fp64 references: elementwise math, 16-bit rounding, masks,
 // bounds errors, reductions, control flow, 2-D tiles, grids and argument checking.
+#include "compiler/interp/Interpreter.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -11,7 +13,6 @@
 #include <vector>
 
 #include "compiler/Error.h"
-#include "compiler/interp/Interpreter.h"
 #include "compiler/ir/Builder.h"
 #include "compiler/ir/Semantics.h"
 

@@ -47,7 +47,8 @@ TEST(Builder, LoopAndIf) {
   Expr n = k.constexpr_param("n", ScalarType::I32);
   Exprs sum = k.for_loop(zero, n, k.constant_int(1, ScalarType::I32), {k.constant(0.0, ScalarType::F32)},
                          [&](Expr iv, const Exprs& acc) { return Exprs{acc[0] + iv.to(ScalarType::F32)}; });
-  Exprs r = k.if_else(sum[0] > 10.0, [&] { return Exprs{sum[0]}; }, [&] { return Exprs{-sum[0]}; });
+  Exprs r = k.if_else(
+      sum[0] > 10.0, [&] { return Exprs{sum[0]}; }, [&] { return Exprs{-sum[0]}; });
   k.store(out, r[0]);
   auto kernel = k.finish();
   std::string text = print(*kernel);

@@ -1,8 +1,8 @@
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <limits>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "compiler/Error.h"
 #include "compiler/ir/Builder.h"
@@ -81,8 +81,8 @@ TEST(Parser, RoundTripsLeavesAndElementwiseOps) {
   acc = k.max(acc, inf) - nan * third;
   Expr ints = (cols % 3) & (cols | offsets);
   Expr mask = in_range;
-  for (CmpPredicate p : {CmpPredicate::Eq, CmpPredicate::Ne, CmpPredicate::Lt, CmpPredicate::Le, CmpPredicate::Gt,
-                         CmpPredicate::Ge})
+  for (CmpPredicate p :
+       {CmpPredicate::Eq, CmpPredicate::Ne, CmpPredicate::Lt, CmpPredicate::Le, CmpPredicate::Gt, CmpPredicate::Ge})
     mask = mask | k.cmp(p, ints, offsets);
   mask = mask & (acc != 0.0);
   Expr chosen = k.select(mask, acc, ints.to(ScalarType::F32));
@@ -131,8 +131,13 @@ TEST(Parser, RoundTripsNestedLoopsAndIfs) {
                                return Exprs{s[0] + j.to(ScalarType::F32)};
                              });
                              return k.if_else(
-                                 i > 3.0, [&] { return Exprs{inner[0], acc[1]}; },
-                                 [&] { return Exprs{acc[0], k.max(acc[1], inner[0])}; });
+                                 i > 3.0,
+                                 [&] {
+                                   return Exprs{inner[0], acc[1]};
+                                 },
+                                 [&] {
+                                   return Exprs{acc[0], k.max(acc[1], inner[0])};
+                                 });
                            });
   k.if_then(outer[0] > 0.0, [&] { k.store(out, outer[1]); });
   k.for_loop(zero, n, one, {}, [&](Expr i, const Exprs&) {

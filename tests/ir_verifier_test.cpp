@@ -1,6 +1,6 @@
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "compiler/Error.h"
 #include "compiler/ir/Printer.h"
@@ -19,8 +19,10 @@ Operation* append(Block& block, OpKind kind, std::vector<Value*> operands, std::
 
 Value* constant(Block& block, Type type, int64_t value) {
   Attributes a;
-  if (type.is_float()) a.literal.real = static_cast<double>(value);
-  else a.literal.integer = value;
+  if (type.is_float())
+    a.literal.real = static_cast<double>(value);
+  else
+    a.literal.integer = value;
   return block.push_back(Operation::create(OpKind::Constant, {}, {type}, a))->result();
 }
 

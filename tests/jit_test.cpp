@@ -1,12 +1,13 @@
 // The PTX JIT: one compile per key under concurrent requests, disk hits across instances, damaged or foreign entries
 // recompiled, errors that leave nothing behind, and the memory-only fallback. CPU only: it stops at PTX.
+#include "runtime/Jit.h"
+
 #include <gtest/gtest.h>
 
 #include <barrier>
 #include <thread>
 
 #include "compiler/Error.h"
-#include "runtime/Jit.h"
 #include "tests/cache_test_support.h"
 
 using namespace xent;

@@ -96,15 +96,15 @@ std::unique_ptr<Kernel> smoothed_row_kernel() {
   Expr smoothing = eps > 0.0;
   Expr row = k.program_id(0);
   Expr base = k.addptr(x, row * vocab);
-  Exprs sums = k.for_loop(
-      k.constant_int(0, I32), vocab, k.constant_int(256, I32), {k.constant(0.0, F32), k.constant(0.0, F32)},
-      [&](Expr column, const Exprs& acc) {
-        Expr columns = column + k.arange(0, 256);
-        Expr v = k.load(k.addptr(base, columns), columns < vocab, k.constant(0.0, F32));
-        Exprs sx = k.if_else(
-            smoothing, [&] { return Exprs{acc[1] + k.reduce_sum(v)}; }, [&] { return Exprs{acc[1]}; });
-        return Exprs{acc[0] + k.reduce_sum(k.exp(v)), sx[0]};
-      });
+  Exprs sums =
+      k.for_loop(k.constant_int(0, I32), vocab, k.constant_int(256, I32), {k.constant(0.0, F32), k.constant(0.0, F32)},
+                 [&](Expr column, const Exprs& acc) {
+                   Expr columns = column + k.arange(0, 256);
+                   Expr v = k.load(k.addptr(base, columns), columns < vocab, k.constant(0.0, F32));
+                   Exprs sx = k.if_else(
+                       smoothing, [&] { return Exprs{acc[1] + k.reduce_sum(v)}; }, [&] { return Exprs{acc[1]}; });
+                   return Exprs{acc[0] + k.reduce_sum(k.exp(v)), sx[0]};
+                 });
   Expr lse = k.log(sums[0]);
   Exprs loss = k.if_else(
       smoothing, [&] { return Exprs{lse - eps * sums[1] / vocab.to(F32)}; }, [&] { return Exprs{lse}; });
@@ -322,8 +322,8 @@ TEST(FoldConstants, ArangeAgainstAConstant) {
   Expr x = k.param(ptr(F32), "x");
   Expr out = k.param(ptr(F32), "out");
   Expr columns = k.arange(0, 256);
-  Expr whole = k.load(k.addptr(x, columns), columns < 256);     // always true
-  Expr partial = k.load(k.addptr(x, columns), columns < 100);   // depends on the column
+  Expr whole = k.load(k.addptr(x, columns), columns < 256);             // always true
+  Expr partial = k.load(k.addptr(x, columns), columns < 100);           // depends on the column
   Expr none = k.load(k.addptr(x, columns), k.arange(300, 556) <= 299);  // always false
   k.store(k.addptr(out, columns), whole + partial + none);
   auto kernel = k.finish();
@@ -339,7 +339,8 @@ TEST(FoldConstants, IfWithConstantConditionIsInlined) {
   KernelBuilder k("branch");
   Expr out = k.param(ptr(F32), "out");
   Expr x = k.load(k.param(ptr(F32), "x"));
-  Exprs r = k.if_else(k.constant_int(0, I1), [&] { return Exprs{k.exp(x)}; }, [&] { return Exprs{k.log(x)}; });
+  Exprs r = k.if_else(
+      k.constant_int(0, I1), [&] { return Exprs{k.exp(x)}; }, [&] { return Exprs{k.log(x)}; });
   k.store(out, r[0]);
   auto kernel = k.finish();
   std::string text = after(fold_constants, *kernel);
@@ -367,8 +368,8 @@ TEST(FoldConstants, LoopsOfZeroAndOneTrip) {
 TEST(FoldConstants, KeepsLoopsOfSeveralTrips) {
   KernelBuilder k("several");
   Expr out = k.param(ptr(F32), "out");
-  Exprs r = k.for_loop(k.constant_int(0, I32), k.constant_int(9, I32), k.constant_int(4, I32),
-                       {k.constant(1.0, F32)}, [&](Expr iv, const Exprs& acc) { return Exprs{acc[0] + iv.to(F32)}; });
+  Exprs r = k.for_loop(k.constant_int(0, I32), k.constant_int(9, I32), k.constant_int(4, I32), {k.constant(1.0, F32)},
+                       [&](Expr iv, const Exprs& acc) { return Exprs{acc[0] + iv.to(F32)}; });
   k.store(out, r[0]);
   auto kernel = k.finish();
   EXPECT_TRUE(has(after(fold_constants, *kernel), "for ")) << print(*kernel);
@@ -383,11 +384,10 @@ TEST(DeadCode, RemovesUnusedPureOperationsAndKeepsStores) {
   k.exp(k.log(x));  // unused
   k.for_loop(k.constant_int(0, I32), k.constant_int(4, I32), k.constant_int(1, I32), {x},
              [&](Expr, const Exprs& acc) { return Exprs{acc[0] + 1.0}; });  // unused, stores nothing
-  k.for_loop(k.constant_int(0, I32), k.constant_int(4, I32), k.constant_int(1, I32), {},
-             [&](Expr iv, const Exprs&) {
-               k.store(k.addptr(out, iv), x);
-               return Exprs{};
-             });
+  k.for_loop(k.constant_int(0, I32), k.constant_int(4, I32), k.constant_int(1, I32), {}, [&](Expr iv, const Exprs&) {
+    k.store(k.addptr(out, iv), x);
+    return Exprs{};
+  });
   auto kernel = k.finish();
   std::string text = after(eliminate_dead_code, *kernel);
   EXPECT_FALSE(has(text, " exp ")) << text;
@@ -401,16 +401,16 @@ TEST(DeadCode, DropsUnusedLoopCarriedValues) {
   KernelBuilder k("carried");
   Expr out = k.param(ptr(F32), "out");
   Expr x = k.param(ptr(F32), "x");
-  Exprs r = k.for_loop(k.constant_int(0, I32), k.constant_int(64, I32), k.constant_int(16, I32),
-                       {k.constant(0.0, F32), k.constant(0.0, F32), k.constant(-kInf, F32)},
-                       [&](Expr iv, const Exprs& acc) {
-                         Expr v = k.load(k.addptr(x, iv + k.arange(0, 16)));
-                         Expr used = acc[0] + k.reduce_sum(k.exp(v));
-                         Expr unused = acc[1] + k.reduce_sum(v);
-                         // Unused as a result, but it feeds the used sum: must stay.
-                         Expr feeding = k.max(acc[2], k.reduce_max(v));
-                         return Exprs{used + feeding - feeding, unused, feeding};
-                       });
+  Exprs r =
+      k.for_loop(k.constant_int(0, I32), k.constant_int(64, I32), k.constant_int(16, I32),
+                 {k.constant(0.0, F32), k.constant(0.0, F32), k.constant(-kInf, F32)}, [&](Expr iv, const Exprs& acc) {
+                   Expr v = k.load(k.addptr(x, iv + k.arange(0, 16)));
+                   Expr used = acc[0] + k.reduce_sum(k.exp(v));
+                   Expr unused = acc[1] + k.reduce_sum(v);
+                   // Unused as a result, but it feeds the used sum: must stay.
+                   Expr feeding = k.max(acc[2], k.reduce_max(v));
+                   return Exprs{used + feeding - feeding, unused, feeding};
+                 });
   k.store(out, r[0]);
   auto kernel = k.finish();
   std::string text = after(eliminate_dead_code, *kernel);
@@ -490,7 +490,7 @@ TEST(Pipeline, ZeroLabelSmoothingLeavesNoTrace) {
   EXPECT_FALSE(has(text, "if ")) << text;
   EXPECT_FALSE(has(text, "constexpr")) << text;
   EXPECT_EQ(count(text, "reduce sum"), 1) << text;  // Σexp only
-  EXPECT_EQ(count(text, " mul "), 1) << text;  // the row offset only
+  EXPECT_EQ(count(text, " mul "), 1) << text;       // the row offset only
   EXPECT_FALSE(has(text, " div ")) << text;
   std::vector<std::string> loops = lines_with(text, "for ");
   ASSERT_EQ(loops.size(), 1u) << text;

@@ -1,8 +1,8 @@
 #include "compiler/codegen/Compile.h"
 
-#include <chrono>
-
 #include <llvm/Support/raw_ostream.h>
+
+#include <chrono>
 
 #include "compiler/codegen/EmitPTX.h"
 #include "compiler/codegen/Layout.h"
@@ -18,7 +18,8 @@ template <typename F>
 auto timed(std::vector<StageTiming>& timings, const char* name, F&& stage) {
   auto start = std::chrono::steady_clock::now();
   auto finish = [&] {
-    timings.push_back({name, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()});
+    timings.push_back(
+        {name, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()});
   };
   if constexpr (std::is_void_v<decltype(stage())>) {
     stage();

@@ -23,7 +23,7 @@ struct StageTiming {
 };
 
 struct CompiledKernel {
-  std::string name;      // the PTX entry's name (the kernel's)
+  std::string name;  // the PTX entry's name (the kernel's)
   std::string ptx;
   std::string llvm_ir;   // the optimized module, as text
   int threads = 0;       // threads per program the kernel must be launched with

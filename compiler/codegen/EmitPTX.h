@@ -3,11 +3,11 @@
 // legacy code generation pipeline, which is the only one LLVM 19 has for NVPTX.
 #pragma once
 
-#include <string>
-#include <string_view>
-
 #include <llvm/IR/Module.h>
 #include <llvm/Target/TargetMachine.h>
+
+#include <string>
+#include <string_view>
 
 namespace xent::codegen {
 

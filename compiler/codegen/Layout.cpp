@@ -7,8 +7,8 @@
 namespace xent::codegen {
 
 using ir::Block;
-using ir::OpKind;
 using ir::Operation;
+using ir::OpKind;
 using ir::Type;
 using ir::Value;
 
@@ -126,8 +126,10 @@ class Assigner {
     const Type& t = kernel_.param(i)->type();
     AxisInfo info{1, 1, kUnbounded};
     int align = kernel_.param_info(i).align;
-    if (t.is_pointer()) info.divisibility = std::max(1, align / (ir::bit_width(t.pointee()) / 8));
-    else if (t.is_integer() && align > 0) info.divisibility = pow2_divisor(align);
+    if (t.is_pointer())
+      info.divisibility = std::max(1, align / (ir::bit_width(t.pointee()) / 8));
+    else if (t.is_integer() && align > 0)
+      info.divisibility = pow2_divisor(align);
     return info;
   }
 
@@ -185,10 +187,12 @@ class Assigner {
         for (size_t i = 0; i < op.num_results(); ++i)
           for (size_t r = 0; r < 2; ++r) join(op.result(i), op.region(r).terminator()->operand(i));
         return;
-      case OpKind::Yield: case OpKind::Return:
-        return;
-      case OpKind::Splat: case OpKind::Arange: case OpKind::Broadcast: case OpKind::Reduce:
-        break;
+      case OpKind::Yield:
+      case OpKind::Return: return;
+      case OpKind::Splat:
+      case OpKind::Arange:
+      case OpKind::Broadcast:
+      case OpKind::Reduce: break;
       default: {
         // Elementwise, including addptr, load and store: every tile operand and result shares one layout.
         std::vector<const Value*> values(op.operands().begin(), op.operands().end());
@@ -212,15 +216,15 @@ class Assigner {
         if (a.axis == 1) return restrict_runs(operand(0), row_runs);
         return {1, element_divisibility(operand(0)), row_runs};
       }
-      case OpKind::Add: case OpKind::AddPtr: return add(operand(0), operand(1), false);
+      case OpKind::Add:
+      case OpKind::AddPtr: return add(operand(0), operand(1), false);
       case OpKind::Sub: return add(operand(0), operand(1), true);
       case OpKind::Mul: return multiply(operand(0), operand(1));
       case OpKind::Cast:
         if (op.result()->type().is_integer() && op.operand(0)->type().is_integer() && !op.operand(0)->type().is_bool())
           return operand(0);
         break;
-      default:
-        break;
+      default: break;
     }
     return {1, 1, op.result()->type().is_tile() ? 1 : kUnbounded};
   }
@@ -251,8 +255,8 @@ std::string LayoutMap::str(const ir::Kernel& kernel) const {
 LayoutMap assign_layouts(const ir::Kernel& kernel) {
   int64_t threads = kernel.attribute("threads", 128);
   if (threads < 32 || threads > 1024 || threads % 32 != 0)
-    throw UserError(cat("kernel '", kernel.name(), "': attribute threads = ", threads,
-                        " must be a multiple of 32 in [32, 1024]"));
+    throw UserError(
+        cat("kernel '", kernel.name(), "': attribute threads = ", threads, " must be a multiple of 32 in [32, 1024]"));
   LayoutMap map;
   map.threads_ = static_cast<int>(threads);
   map.layouts_ = Assigner(kernel).run(map.threads_);

@@ -1,11 +1,11 @@
 #include "compiler/codegen/LowerToLLVM.h"
 
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+
 #include <functional>
 #include <limits>
 #include <set>
-
-#include <llvm/IR/IRBuilder.h>
-#include <llvm/IR/Intrinsics.h>
 
 #include "compiler/Error.h"
 #include "compiler/codegen/EmitPTX.h"
@@ -14,8 +14,8 @@
 namespace xent::codegen {
 
 using ir::CmpPredicate;
-using ir::OpKind;
 using ir::Operation;
+using ir::OpKind;
 using ir::ReduceKind;
 using ir::ScalarType;
 using Slots = std::vector<llvm::Value*>;
@@ -52,7 +52,8 @@ class WrittenParams {
     }
     const Operation* def = v->defining_op();
     switch (def->kind()) {
-      case OpKind::Splat: case OpKind::AddPtr: return trace(def->operand(0));
+      case OpKind::Splat:
+      case OpKind::AddPtr: return trace(def->operand(0));
       case OpKind::Select: trace(def->operand(1)); return trace(def->operand(2));
       case OpKind::For:
         trace(def->operand(3 + v->index()));
@@ -169,7 +170,9 @@ class Lowering {
   }
   // a && b, where nullptr or a constant true means "always".
   llvm::Value* both(llvm::Value* a, llvm::Value* c) {
-    auto always = [](llvm::Value* v) { return !v || (llvm::isa<llvm::ConstantInt>(v) && llvm::cast<llvm::ConstantInt>(v)->isOne()); };
+    auto always = [](llvm::Value* v) {
+      return !v || (llvm::isa<llvm::ConstantInt>(v) && llvm::cast<llvm::ConstantInt>(v)->isOne());
+    };
     if (always(a)) return always(c) ? nullptr : c;
     return always(c) ? a : b_.CreateAnd(a, c);
   }
@@ -237,8 +240,7 @@ class Lowering {
       case OpKind::AddPtr: return lower_addptr(op);
       case OpKind::Load: return lower_load(op);
       case OpKind::Store: return lower_store(op);
-      case OpKind::Reduce:
-        return op.operand(0)->type().rank() == 1 ? lower_reduce(op) : lower_reduce_2d(op);
+      case OpKind::Reduce: return op.operand(0)->type().rank() == 1 ? lower_reduce(op) : lower_reduce_2d(op);
       case OpKind::For: return lower_for(op);
       case OpKind::If: return lower_if(op);
       default: return lower_elementwise(op);
@@ -330,7 +332,8 @@ class Lowering {
     if (from == to) return x;
     if (ir::is_float(from) && ir::is_float(to)) return from_compute(to_compute(x, from), to);
     if (ir::is_float(to)) {
-      llvm::Value* f = from == ScalarType::I1 ? b_.CreateUIToFP(x, b_.getFloatTy()) : b_.CreateSIToFP(x, b_.getFloatTy());
+      llvm::Value* f =
+          from == ScalarType::I1 ? b_.CreateUIToFP(x, b_.getFloatTy()) : b_.CreateSIToFP(x, b_.getFloatTy());
       return from_compute(f, to);
     }
     if (ir::is_float(from)) {
@@ -359,7 +362,8 @@ class Lowering {
   // The per-lane conditions of the access group starting at `first`: in the tile and not masked off.
   std::vector<llvm::Value*> lane_conditions(const Layout& l, int first, const Slots* mask) {
     std::vector<llvm::Value*> conditions;
-    for (int s = first; s < first + l.access; ++s) conditions.push_back(both(in_tile(l, s), mask ? (*mask)[s] : nullptr));
+    for (int s = first; s < first + l.access; ++s)
+      conditions.push_back(both(in_tile(l, s), mask ? (*mask)[s] : nullptr));
     return conditions;
   }
 
@@ -405,7 +409,9 @@ class Lowering {
         continue;
       }
       auto* vector = llvm::FixedVectorType::get(type, l.access);
-      auto load = [&]() -> llvm::Value* { return b_.CreateAlignedLoad(vector, p[first], llvm::Align(align.value() * l.access)); };
+      auto load = [&]() -> llvm::Value* {
+        return b_.CreateAlignedLoad(vector, p[first], llvm::Align(align.value() * l.access));
+      };
       auto masked = [&]() -> llvm::Value* {
         return b_.CreateMaskedLoad(vector, p[first], align, mask_vector(conditions), pack(other, first, l.access));
       };
@@ -423,10 +429,13 @@ class Lowering {
     const Slots* mask = op.num_operands() > 2 ? &slots(op.operand(2)) : nullptr;
     auto nothing = []() -> llvm::Value* { return nullptr; };
     if (!pointer->type().is_tile()) {
-      branch(both(is_thread0_, mask ? (*mask)[0] : nullptr), [&]() -> llvm::Value* {
-        b_.CreateAlignedStore(value[0], p[0], align);
-        return nullptr;
-      }, nothing);
+      branch(
+          both(is_thread0_, mask ? (*mask)[0] : nullptr),
+          [&]() -> llvm::Value* {
+            b_.CreateAlignedStore(value[0], p[0], align);
+            return nullptr;
+          },
+          nothing);
       return;
     }
     const Layout& l = layout(pointer);
@@ -442,17 +451,19 @@ class Lowering {
         b_.CreateMaskedStore(pack(value, first, l.access), p[first], align, mask_vector(conditions));
         return nullptr;
       };
-      if (!all) store();
-      else branch(all, store, l.access == 1 ? nothing : std::function<llvm::Value*()>(masked));
+      if (!all)
+        store();
+      else
+        branch(all, store, l.access == 1 ? nothing : std::function<llvm::Value*()>(masked));
     }
   }
 
   // A static shared array of `count` elements, private to one operation.
   llvm::GlobalVariable* shared_array(llvm::Type* element, int64_t count) {
     auto* type = llvm::ArrayType::get(element, count);
-    auto* array = new llvm::GlobalVariable(*module_, type, false, llvm::GlobalValue::InternalLinkage,
-                                           llvm::UndefValue::get(type), "shared", nullptr,
-                                           llvm::GlobalValue::NotThreadLocal, kSharedAddressSpace);
+    auto* array =
+        new llvm::GlobalVariable(*module_, type, false, llvm::GlobalValue::InternalLinkage, llvm::UndefValue::get(type),
+                                 "shared", nullptr, llvm::GlobalValue::NotThreadLocal, kSharedAddressSpace);
     array->setAlignment(llvm::Align(16));
     int64_t bytes = (module_->getDataLayout().getTypeAllocSize(type).getFixedValue() + 15) / 16 * 16;
     shared_bytes_ += static_cast<int>(bytes);
@@ -479,8 +490,8 @@ class Lowering {
     }
     unsigned bits = type->getIntegerBitWidth();
     if (kind == ReduceKind::Sum) return llvm::ConstantInt::get(type, 0);
-    return llvm::ConstantInt::get(ctx_, kind == ReduceKind::Max ? llvm::APInt::getSignedMinValue(bits)
-                                                                 : llvm::APInt::getSignedMaxValue(bits));
+    return llvm::ConstantInt::get(
+        ctx_, kind == ReduceKind::Max ? llvm::APInt::getSignedMinValue(bits) : llvm::APInt::getSignedMaxValue(bits));
   }
 
   llvm::Value* combine(ReduceKind kind, llvm::Value* x, llvm::Value* y) {
@@ -524,7 +535,8 @@ class Lowering {
       values.push_back(v);
     }
     llvm::Value* acc = fold(kind, values);
-    for (int lane_mask = kWarpSize / 2; lane_mask >= 1; lane_mask /= 2) acc = combine(kind, acc, shuffle(acc, lane_mask));
+    for (int lane_mask = kWarpSize / 2; lane_mask >= 1; lane_mask /= 2)
+      acc = combine(kind, acc, shuffle(acc, lane_mask));
     int warps = layouts_.threads() / kWarpSize;
     if (warps > 1) {
       // After the butterfly every lane holds the same bits (each step combines the same two values, commutatively),
@@ -608,8 +620,10 @@ class Lowering {
         b_.CreateStore(convert(slots(x)[s]), shared_at(array, element_index(l, s)));
         return nullptr;
       };
-      if (llvm::Value* valid = in_tile(l, s)) branch(valid, store, [] { return nullptr; });
-      else store();
+      if (llvm::Value* valid = in_tile(l, s))
+        branch(valid, store, [] { return nullptr; });
+      else
+        store();
     }
   }
 

@@ -23,11 +23,11 @@
 // The module is verified before it is returned (an InternalError that prints it otherwise).
 #pragma once
 
-#include <memory>
-
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Target/TargetMachine.h>
+
+#include <memory>
 
 #include "compiler/codegen/Layout.h"
 #include "compiler/ir/IR.h"

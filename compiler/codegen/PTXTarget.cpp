@@ -1,12 +1,12 @@
 #include "compiler/codegen/PTXTarget.h"
 
-#include <array>
-#include <mutex>
-
 #include <llvm/Config/llvm-config.h>
 #include <llvm/IR/IntrinsicsNVPTX.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Support/TargetSelect.h>
+
+#include <array>
+#include <mutex>
 
 #include "compiler/Error.h"
 
@@ -33,8 +33,9 @@ void initialize_nvptx_once() {
 #if LLVM_VERSION_MAJOR < 21
 void add_annotation(llvm::Function& f, llvm::StringRef key, int value) {
   llvm::LLVMContext& ctx = f.getContext();
-  llvm::Metadata* operands[] = {llvm::ValueAsMetadata::get(&f), llvm::MDString::get(ctx, key),
-                                llvm::ConstantAsMetadata::get(llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx), value))};
+  llvm::Metadata* operands[] = {
+      llvm::ValueAsMetadata::get(&f), llvm::MDString::get(ctx, key),
+      llvm::ConstantAsMetadata::get(llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx), value))};
   f.getParent()->getOrInsertNamedMetadata("nvvm.annotations")->addOperand(llvm::MDNode::get(ctx, operands));
 }
 #endif
@@ -54,7 +55,8 @@ const PTXArch& ptx_arch_for_device(int major, int minor) {
   int device = major * 10 + minor;
   for (const PTXArch& arch : kArchs)
     if (std::stoi(std::string(arch.sm.substr(3))) <= device) best = &arch;
-  if (!best) throw UserError(cat("GPU of compute capability ", major, ".", minor, " is too old; xent needs sm_80 or newer"));
+  if (!best)
+    throw UserError(cat("GPU of compute capability ", major, ".", minor, " is too old; xent needs sm_80 or newer"));
   return *best;
 }
 

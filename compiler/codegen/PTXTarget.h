@@ -5,13 +5,13 @@
 // names an intrinsic or a metadata string itself.
 #pragma once
 
-#include <memory>
-#include <string>
-#include <string_view>
-
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Target/TargetMachine.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
 
 namespace xent::codegen {
 

@@ -125,9 +125,12 @@ class Machine {
   void execute(const Region& region) {
     for (const Step& step : region.steps) {
       OpKind kind = step.op->kind();
-      if (kind == OpKind::For) loop(step);
-      else if (kind == OpKind::If) branch(step);
-      else compute(step);
+      if (kind == OpKind::For)
+        loop(step);
+      else if (kind == OpKind::If)
+        branch(step);
+      else
+        compute(step);
     }
   }
 
@@ -183,8 +186,10 @@ class Machine {
     bool wide = iv.element() == ScalarType::I64;
     // The bounds fit the induction variable's type, so i only leaves it once i >= upper (or on i64 overflow).
     for (int64_t i = lower; i < upper;) {
-      if (wide) iv.data<int64_t>()[0] = i;
-      else iv.data<int32_t>()[0] = static_cast<int32_t>(i);
+      if (wide)
+        iv.data<int64_t>()[0] = i;
+      else
+        iv.data<int32_t>()[0] = static_cast<int32_t>(i);
       execute(body);
       // Through a copy, since a yield may pass one carried argument on as another.
       for (size_t k = 0; k < carried; ++k) transfer_[k] = slots_[body.yielded[k]];

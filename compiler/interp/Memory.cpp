@@ -79,9 +79,12 @@ std::string Memory::nearest(uint64_t address, uint64_t size) const {
   auto best = std::min_element(buffers_.begin(), buffers_.end(),
                                [&](const Range& x, const Range& y) { return gap(x) < gap(y); });
   std::string where;
-  if (address < best->begin) where = cat("starts ", best->begin - address, " bytes before it");
-  else if (address >= best->end) where = cat("starts ", address - best->end, " bytes past its end");
-  else where = cat("runs past its end");
+  if (address < best->begin)
+    where = cat("starts ", best->begin - address, " bytes before it");
+  else if (address >= best->end)
+    where = cat("starts ", address - best->end, " bytes past its end");
+  else
+    where = cat("runs past its end");
   return cat("the nearest buffer is #", best - buffers_.begin(), " [", hex(best->begin), ", ", hex(best->end), ") (",
              best->end - best->begin, " bytes) and the access ", where);
 }

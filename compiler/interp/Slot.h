@@ -74,15 +74,19 @@ class Slot {
 template <class T>
 ir::Literal to_literal(T value) {
   ir::Literal l;
-  if constexpr (std::is_floating_point_v<T>) l.real = value;
-  else l.integer = static_cast<int64_t>(value);
+  if constexpr (std::is_floating_point_v<T>)
+    l.real = value;
+  else
+    l.integer = static_cast<int64_t>(value);
   return l;
 }
 
 template <class T>
 T from_literal(const ir::Literal& l) {
-  if constexpr (std::is_floating_point_v<T>) return static_cast<T>(l.real);
-  else return static_cast<T>(l.integer);
+  if constexpr (std::is_floating_point_v<T>)
+    return static_cast<T>(l.real);
+  else
+    return static_cast<T>(l.integer);
 }
 
 }  // namespace xent::interp

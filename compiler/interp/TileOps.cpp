@@ -158,8 +158,10 @@ void cast(const Slot& x, Slot& out) {
         int64_t n = x.size();
         if constexpr (std::is_floating_point_v<T>) {
           // eval_cast to a float: one conversion to fp32, then round_to the target (the identity for f32).
-          if (to == ScalarType::F32) map1(in, o, n, [](F v) { return static_cast<float>(v); });
-          else map1(in, o, n, [to](F v) { return ir::round_to(to, static_cast<float>(v)); });
+          if (to == ScalarType::F32)
+            map1(in, o, n, [](F v) { return static_cast<float>(v); });
+          else
+            map1(in, o, n, [to](F v) { return ir::round_to(to, static_cast<float>(v)); });
         } else if constexpr (std::is_integral_v<F>) {
           // eval_cast between integers wraps to the target width (an i1 source already holds 0 or 1).
           map1(in, o, n, [to](F v) { return static_cast<T>(ir::wrap_integer(to, static_cast<int64_t>(v))); });
@@ -182,8 +184,10 @@ void broadcast(const Slot& x, int64_t axis, Slot& out) {
     const T* in = x.data<T>();
     T* o = out.data<T>();
     for (int64_t r = 0; r < rows; ++r) {
-      if (axis == 0) std::fill_n(o + r * cols, cols, in[r]);
-      else std::copy_n(in, cols, o + r * cols);
+      if (axis == 0)
+        std::fill_n(o + r * cols, cols, in[r]);
+      else
+        std::copy_n(in, cols, o + r * cols);
     }
   });
 }
@@ -203,8 +207,10 @@ void reduce(ir::ReduceKind kind, int64_t axis, const Slot& x, Slot& out) {
       T* o = out.data<T>();
       ScalarType type = x.element();
       for (int64_t k = 0; k < len; ++k) {
-        if constexpr (std::is_floating_point_v<T>) o[k] = ir::round_to(type, rows[k]);
-        else o[k] = rows[k];
+        if constexpr (std::is_floating_point_v<T>)
+          o[k] = ir::round_to(type, rows[k]);
+        else
+          o[k] = rows[k];
       }
     }
   });

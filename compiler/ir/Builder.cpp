@@ -52,7 +52,8 @@ Expr KernelBuilder::make(OpKind kind, const Exprs& operands, const Attributes& a
 }
 
 Expr KernelBuilder::param(Type type, std::string name, ParamInfo info) {
-  if (!kernel_->body().empty()) throw UserError(cat("kernel '", kernel_->name(), "': declare parameter '", name, "' before any operation"));
+  if (!kernel_->body().empty())
+    throw UserError(cat("kernel '", kernel_->name(), "': declare parameter '", name, "' before any operation"));
   return wrap(kernel_->add_param(std::move(type), std::move(name), info));
 }
 
@@ -106,8 +107,10 @@ Expr KernelBuilder::broadcast(Expr tile, Type::Shape shape, int axis, SrcLoc loc
 
 void KernelBuilder::match_shapes(Expr& a, Expr& b, const SrcLoc& loc) {
   if (!a.defined() || !b.defined()) return;  // make() reports it
-  if (a.type().is_tile() && !b.type().is_tile()) b = splat(b, a.type().shape(), loc);
-  else if (b.type().is_tile() && !a.type().is_tile()) a = splat(a, b.type().shape(), loc);
+  if (a.type().is_tile() && !b.type().is_tile())
+    b = splat(b, a.type().shape(), loc);
+  else if (b.type().is_tile() && !a.type().is_tile())
+    a = splat(a, b.type().shape(), loc);
 }
 
 Expr KernelBuilder::literal(double value, const Expr& like, SrcLoc loc) {
@@ -200,8 +203,8 @@ Exprs KernelBuilder::for_loop(Expr lower, Expr upper, Expr step, Exprs initial, 
     if (!bound->defined() || bound->type().is_tile() || !bound->type().is_integer() || bound->type().is_bool())
       user_error(loc, "'for': bounds and step must be scalar i32 or i64");
   if (upper.type() != lower.type() || step.type() != lower.type())
-    user_error(loc, cat("'for': bounds and step must have one type, got ", lower.type().str(), ", ",
-                        upper.type().str(), ", ", step.type().str()));
+    user_error(loc, cat("'for': bounds and step must have one type, got ", lower.type().str(), ", ", upper.type().str(),
+                        ", ", step.type().str()));
   std::vector<Value*> operands{lower.value(), upper.value(), step.value()};
   std::vector<Type> types;
   for (const Expr& e : initial) {
@@ -254,7 +257,12 @@ Exprs KernelBuilder::if_else(Expr condition, const Branch& then_branch, const Br
 
 void KernelBuilder::if_then(Expr condition, const std::function<void()>& then_branch, SrcLoc loc) {
   if_else(
-      condition, [&] { then_branch(); return Exprs{}; }, [] { return Exprs{}; }, loc);
+      condition,
+      [&] {
+        then_branch();
+        return Exprs{};
+      },
+      [] { return Exprs{}; }, loc);
 }
 
 std::unique_ptr<Kernel> KernelBuilder::finish() {

@@ -90,7 +90,8 @@ class KernelBuilder {
 
   // Structured control flow. The body functions build into the new region and return the values to yield.
   using LoopBody = std::function<Exprs(Expr induction_variable, const Exprs& carried)>;
-  Exprs for_loop(Expr lower, Expr upper, Expr step, Exprs initial, const LoopBody& body, SrcLoc loc = SrcLoc::current());
+  Exprs for_loop(Expr lower, Expr upper, Expr step, Exprs initial, const LoopBody& body,
+                 SrcLoc loc = SrcLoc::current());
   using Branch = std::function<Exprs()>;
   Exprs if_else(Expr condition, const Branch& then_branch, const Branch& else_branch, SrcLoc loc = SrcLoc::current());
   void if_then(Expr condition, const std::function<void()>& then_branch, SrcLoc loc = SrcLoc::current());
@@ -130,7 +131,7 @@ Expr operator>=(Expr a, Expr b);
 Expr operator==(Expr a, Expr b);
 Expr operator!=(Expr a, Expr b);
 
-#define XENT_EXPR_LITERAL_OPERATOR(op)                                           \
+#define XENT_EXPR_LITERAL_OPERATOR(op)                                                 \
   inline Expr operator op(Expr a, double b) { return a op a.builder().literal(b, a); } \
   inline Expr operator op(double a, Expr b) { return b.builder().literal(a, b) op b; }
 XENT_EXPR_LITERAL_OPERATOR(+)

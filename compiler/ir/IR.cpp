@@ -35,7 +35,8 @@ void Operation::set_operand(size_t i, Value* value) {
   Value* old = operands_.at(i);
   if (old) {
     auto& uses = old->uses_;
-    auto it = std::find_if(uses.begin(), uses.end(), [&](const Use& u) { return u.user == this && u.operand_index == i; });
+    auto it =
+        std::find_if(uses.begin(), uses.end(), [&](const Use& u) { return u.user == this && u.operand_index == i; });
     if (it != uses.end()) uses.erase(it);
   }
   operands_[i] = value;
@@ -66,7 +67,8 @@ Block::~Block() {
 }
 
 Value* Block::add_argument(Type type, std::string name) {
-  arguments_.push_back(std::make_unique<Value>(std::move(type), nullptr, this, static_cast<unsigned>(arguments_.size())));
+  arguments_.push_back(
+      std::make_unique<Value>(std::move(type), nullptr, this, static_cast<unsigned>(arguments_.size())));
   arguments_.back()->set_name(std::move(name));
   return arguments_.back().get();
 }
@@ -82,8 +84,7 @@ Block::iterator Block::find(const Operation* op) {
 
 Block::iterator Block::erase(iterator it) {
   for (Value* result : (*it)->results())
-    if (result->has_uses())
-      throw InternalError(cat("erasing '", (*it)->info().name, "' whose result is still used"));
+    if (result->has_uses()) throw InternalError(cat("erasing '", (*it)->info().name, "' whose result is still used"));
   return ops_.erase(it);
 }
 
@@ -109,7 +110,8 @@ int64_t Kernel::attribute(const std::string& key, int64_t fallback) const {
 std::unique_ptr<Kernel> Kernel::clone() const {
   auto copy = std::make_unique<Kernel>(name_);
   ValueMap map;
-  for (size_t i = 0; i < num_params(); ++i) map[param(i)] = copy->add_param(param(i)->type(), param(i)->name(), param_info_[i]);
+  for (size_t i = 0; i < num_params(); ++i)
+    map[param(i)] = copy->add_param(param(i)->type(), param(i)->name(), param_info_[i]);
   for (const auto& op : body_->ops()) clone_operation(*op, copy->body(), copy->body().ops().end(), map);
   copy->attributes_ = attributes_;
   return copy;

@@ -43,7 +43,8 @@ struct Use {
 
 class Value {
  public:
-  Value(Type type, Operation* def, Block* owner, unsigned index) : type_(std::move(type)), def_(def), owner_(owner), index_(index) {}
+  Value(Type type, Operation* def, Block* owner, unsigned index)
+      : type_(std::move(type)), def_(def), owner_(owner), index_(index) {}
   Value(const Value&) = delete;
   Value& operator=(const Value&) = delete;
 
@@ -75,10 +76,10 @@ class Value {
 
 // Attributes of an operation; which ones an operation kind uses is given by op_info(kind).attributes.
 struct Attributes {
-  Literal literal;                        // constant
-  std::string symbol;                     // constexpr: the parameter's name
-  int64_t axis = 0;                       // program_id, reduce, broadcast
-  int64_t start = 0, end = 0;             // arange: [start, end)
+  Literal literal;             // constant
+  std::string symbol;          // constexpr: the parameter's name
+  int64_t axis = 0;            // program_id, reduce, broadcast
+  int64_t start = 0, end = 0;  // arange: [start, end)
   CmpPredicate predicate = CmpPredicate::Eq;
   ReduceKind reduction = ReduceKind::Sum;
 };

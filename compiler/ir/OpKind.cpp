@@ -7,6 +7,8 @@ namespace {
 
 using enum OpCategory;
 
+// One row per operation, kept as a table.
+// clang-format off
 constexpr std::array kOpTable = {
     OpInfo{"constant", Leaf, kLiteral, 0, false},
     OpInfo{"constexpr", Leaf, kSymbol, 0, false},
@@ -41,6 +43,7 @@ constexpr std::array kOpTable = {
     OpInfo{"yield", Terminator, kNoAttributes, 0, true},
     OpInfo{"return", Terminator, kNoAttributes, 0, true},
 };
+// clang-format on
 static_assert(kOpTable.size() == static_cast<size_t>(OpKind::Return) + 1, "one row per OpKind, in order");
 
 constexpr std::array<std::string_view, 6> kPredicateNames = {"eq", "ne", "lt", "le", "gt", "ge"};

@@ -31,6 +31,8 @@
 
 namespace xent::ir {
 
+// Grouped as in the table above.
+// clang-format off
 enum class OpKind : uint8_t {
   Constant, ConstExpr, ProgramId, Arange, Splat, Broadcast,
   Neg, Exp, Exp2, Log, Log2, Tanh,
@@ -40,6 +42,7 @@ enum class OpKind : uint8_t {
   Reduce,
   For, If, Yield, Return,
 };
+// clang-format on
 
 enum class CmpPredicate : uint8_t { Eq, Ne, Lt, Le, Gt, Ge };
 enum class ReduceKind : uint8_t { Sum, Max, Min };

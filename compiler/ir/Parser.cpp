@@ -170,8 +170,8 @@ class Parser {
   Literal literal(const std::string& text, const Token& where, const Type& type) {
     Literal lit;
     const char* end = text.data() + text.size();
-    auto r = type.is_float() ? std::from_chars(text.data(), end, lit.real)
-                             : std::from_chars(text.data(), end, lit.integer);
+    auto r =
+        type.is_float() ? std::from_chars(text.data(), end, lit.real) : std::from_chars(text.data(), end, lit.integer);
     if (r.ec != std::errc() || r.ptr != end) fail_at(where, cat("'", text, "' is not a literal of type ", type.str()));
     return lit;
   }
@@ -387,8 +387,8 @@ class Parser {
       fail_at(op_name, e.what());
     }
     if (inferred != declared)
-      fail_at(op_name, cat("'", op_info(kind).name, "': the result type is ", declared->str(), ", expected ",
-                           inferred->str()));
+      fail_at(op_name,
+              cat("'", op_info(kind).name, "': the result type is ", declared->str(), ", expected ", inferred->str()));
   }
 
   Lexer lexer_;

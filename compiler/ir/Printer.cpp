@@ -40,9 +40,12 @@ class Printer {
   std::string define(const Value* v) {
     std::string text;
     const std::string& hint = v->name();
-    if (!hint.empty() && taken_.insert(hint).second) text = hint;
-    else if (!hint.empty()) text = hint + "_" + std::to_string(counter_);
-    else text = std::to_string(counter_);
+    if (!hint.empty() && taken_.insert(hint).second)
+      text = hint;
+    else if (!hint.empty())
+      text = hint + "_" + std::to_string(counter_);
+    else
+      text = std::to_string(counter_);
     taken_.insert(text);
     ++counter_;
     names_[v] = "%" + text;

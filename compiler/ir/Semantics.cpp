@@ -145,9 +145,12 @@ Literal eval_cast(ScalarType from, ScalarType to, Literal x) {
   }
   double lo = to == ScalarType::I32 ? std::numeric_limits<int32_t>::min() : -9223372036854775808.0;
   double hi = to == ScalarType::I32 ? std::numeric_limits<int32_t>::max() : 9223372036854775807.0;
-  if (v <= lo) out.integer = static_cast<int64_t>(lo);
-  else if (v >= hi) out.integer = to == ScalarType::I32 ? static_cast<int64_t>(hi) : std::numeric_limits<int64_t>::max();
-  else out.integer = static_cast<int64_t>(v);
+  if (v <= lo)
+    out.integer = static_cast<int64_t>(lo);
+  else if (v >= hi)
+    out.integer = to == ScalarType::I32 ? static_cast<int64_t>(hi) : std::numeric_limits<int64_t>::max();
+  else
+    out.integer = static_cast<int64_t>(v);
   return out;
 }
 

@@ -47,24 +47,18 @@ Type declared_or_fail(OpKind kind, const std::optional<Type>& declared) {
 }  // namespace
 
 bool needs_declared_type(OpKind kind) {
-  return kind == OpKind::Constant || kind == OpKind::ConstExpr || kind == OpKind::Splat ||
-         kind == OpKind::Broadcast || kind == OpKind::Cast;
+  return kind == OpKind::Constant || kind == OpKind::ConstExpr || kind == OpKind::Splat || kind == OpKind::Broadcast ||
+         kind == OpKind::Cast;
 }
 
 std::optional<Type> infer_result_type(OpKind kind, std::span<const Type> operands, const Attributes& attributes,
-                       const std::optional<Type>& declared) {
+                                      const std::optional<Type>& declared) {
   switch (op_info(kind).category) {
-    case OpCategory::Unary:
-      expect_count(kind, operands, 1, 1);
-      return unary(kind, operands[0]);
-    case OpCategory::Binary:
-      expect_count(kind, operands, 2, 2);
-      return binary(kind, operands[0], operands[1]);
+    case OpCategory::Unary: expect_count(kind, operands, 1, 1); return unary(kind, operands[0]);
+    case OpCategory::Binary: expect_count(kind, operands, 2, 2); return binary(kind, operands[0], operands[1]);
     case OpCategory::ControlFlow:
-    case OpCategory::Terminator:
-      fail(kind, "has no inferred result type (checked structurally by the verifier)");
-    default:
-      break;
+    case OpCategory::Terminator: fail(kind, "has no inferred result type (checked structurally by the verifier)");
+    default: break;
   }
   switch (kind) {
     case OpKind::Constant:
@@ -95,7 +89,8 @@ std::optional<Type> infer_result_type(OpKind kind, std::span<const Type> operand
       expect_count(kind, operands, 1, 1);
       Type t = declared_or_fail(kind, declared);
       const Type& x = operands[0];
-      if (x.rank() != 1 || t.rank() != 2) fail(kind, cat("maps a 1-D tile to a 2-D tile, got ", x.str(), " to ", t.str()));
+      if (x.rank() != 1 || t.rank() != 2)
+        fail(kind, cat("maps a 1-D tile to a 2-D tile, got ", x.str(), " to ", t.str()));
       if (attributes.axis < 0 || attributes.axis > 1) fail(kind, cat("axis must be 0 or 1, got ", attributes.axis));
       if (t.element_type() != x.element_type() || t.shape()[attributes.axis] != x.shape()[0])
         fail(kind, cat("result ", t.str(), " must have ", x.str(), "'s elements along axis ", attributes.axis));
@@ -116,7 +111,8 @@ std::optional<Type> infer_result_type(OpKind kind, std::span<const Type> operand
       expect_count(kind, operands, 1, 1);
       Type t = declared_or_fail(kind, declared);
       if (operands[0].is_pointer() || t.is_pointer()) fail(kind, "cannot cast pointers");
-      if (t.shape() != operands[0].shape()) fail(kind, cat("keeps the shape: cannot cast ", operands[0].str(), " to ", t.str()));
+      if (t.shape() != operands[0].shape())
+        fail(kind, cat("keeps the shape: cannot cast ", operands[0].str(), " to ", t.str()));
       return t;
     }
     case OpKind::AddPtr:
@@ -154,8 +150,7 @@ std::optional<Type> infer_result_type(OpKind kind, std::span<const Type> operand
       if (x.rank() == 1) return x.element_type();
       return x.with_shape({x.shape()[1 - attributes.axis]});
     }
-    default:
-      fail(kind, "unexpected operation kind");
+    default: fail(kind, "unexpected operation kind");
   }
 }
 

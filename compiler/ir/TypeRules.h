@@ -16,7 +16,7 @@ namespace xent::ir {
 // operands: constant, constexpr (the scalar type), splat and broadcast (the tile type), cast (the target type).
 // Throws UserError naming the operation and what is wrong.
 std::optional<Type> infer_result_type(OpKind kind, std::span<const Type> operands, const Attributes& attributes,
-                       const std::optional<Type>& declared = std::nullopt);
+                                      const std::optional<Type>& declared = std::nullopt);
 
 // True for the kinds whose result type must be declared (see above).
 bool needs_declared_type(OpKind kind);

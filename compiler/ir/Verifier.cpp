@@ -29,7 +29,8 @@ class Verifier {
     for (const auto& op : b.ops()) {
       bool is_last = op.get() == b.terminator();
       if ((op->info().category == OpCategory::Terminator) != is_last)
-        throw Failure{op.get(), is_last ? "a block must end in 'yield' or 'return'" : "a terminator must end its block"};
+        throw Failure{op.get(),
+                      is_last ? "a block must end in 'yield' or 'return'" : "a terminator must end its block"};
       operation(*op);
       for (Value* r : op->results()) visible_.insert(r);
     }
@@ -41,7 +42,8 @@ class Verifier {
     for (size_t i = 0; i < op.num_operands(); ++i) {
       Value* v = op.operand(i);
       if (!v) throw Failure{&op, cat("operand ", i, " is missing")};
-      if (!visible_.count(v)) throw Failure{&op, cat("operand ", i, " is used before its definition or out of its scope")};
+      if (!visible_.count(v))
+        throw Failure{&op, cat("operand ", i, " is used before its definition or out of its scope")};
     }
     switch (op.kind()) {
       case OpKind::For: return for_loop(op);
@@ -99,17 +101,20 @@ class Verifier {
     size_t carried = op.num_operands() - 3;
     if (op.num_results() != carried) throw Failure{&op, "one result per loop-carried value"};
     const Block& body = op.region(0);
-    if (body.num_arguments() != carried + 1) throw Failure{&op, "the body takes the induction variable and each carried value"};
+    if (body.num_arguments() != carried + 1)
+      throw Failure{&op, "the body takes the induction variable and each carried value"};
     if (body.argument(0)->type() != index) throw Failure{&op, "the induction variable must have the bounds' type"};
     for (size_t i = 0; i < carried; ++i)
-      if (body.argument(i + 1)->type() != op.operand(i + 3)->type() || op.result(i)->type() != op.operand(i + 3)->type())
+      if (body.argument(i + 1)->type() != op.operand(i + 3)->type() ||
+          op.result(i)->type() != op.operand(i + 3)->type())
         throw Failure{&op, cat("carried value ", i, " changes type")};
     yields(op, body, "loop body");
     scoped(body);
   }
 
   void if_else(const Operation& op) {
-    if (op.num_operands() != 1 || op.operand(0)->type() != i1()) throw Failure{&op, "'if' needs one scalar i1 condition"};
+    if (op.num_operands() != 1 || op.operand(0)->type() != i1())
+      throw Failure{&op, "'if' needs one scalar i1 condition"};
     for (size_t r = 0; r < 2; ++r) {
       if (op.region(r).num_arguments()) throw Failure{&op, "'if' regions take no arguments"};
       yields(op, op.region(r), r == 0 ? "then region" : "else region");
@@ -127,7 +132,8 @@ void verify(const Kernel& kernel) {
     Verifier().kernel(kernel);
   } catch (const Failure& f) {
     std::string where = f.op ? cat("'", f.op->info().name, "' (built at ", f.op->location().str(), "): ") : "";
-    throw InternalError(cat("IR verification failed in kernel '", kernel.name(), "': ", where, f.what, "\n", print(kernel)));
+    throw InternalError(
+        cat("IR verification failed in kernel '", kernel.name(), "': ", where, f.what, "\n", print(kernel)));
   }
 }
 

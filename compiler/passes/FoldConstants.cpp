@@ -81,8 +81,7 @@ class Folder {
     Value* b = op.operand(1);
     auto commutes = [&](auto rule) { return rule(a, b) || rule(b, a); };
     switch (op.kind()) {
-      case OpKind::Add:
-        return commutes([&](Value* x, Value* c) { return is_integer_constant(c, 0) && keep(op, x); });
+      case OpKind::Add: return commutes([&](Value* x, Value* c) { return is_integer_constant(c, 0) && keep(op, x); });
       case OpKind::Sub: return is_integer_constant(b, 0) && keep(op, a);
       case OpKind::Mul:
         return commutes([&](Value* x, Value* c) {
@@ -141,8 +140,10 @@ class Folder {
     if (op.num_operands() < 3) return false;
     auto mask = constant_value(op.operand(2));
     if (!mask) return false;
-    if (mask->integer) op.set_operands({op.operand(0), op.operand(1)});
-    else op.parent()->erase(op.parent()->find(&op));
+    if (mask->integer)
+      op.set_operands({op.operand(0), op.operand(1)});
+    else
+      op.parent()->erase(op.parent()->find(&op));
     return true;
   }
 

@@ -34,9 +34,7 @@ void inline_region(ir::Operation& op, size_t region, const std::vector<ir::Value
 struct ConstantBounds {
   int64_t lb, ub, step;
   // ub - lb, or 0 for an empty range; unsigned because the distance between two i64 bounds may not fit an int64_t.
-  uint64_t distance() const {
-    return ub > lb ? static_cast<uint64_t>(ub) - static_cast<uint64_t>(lb) : 0;
-  }
+  uint64_t distance() const { return ub > lb ? static_cast<uint64_t>(ub) - static_cast<uint64_t>(lb) : 0; }
 };
 std::optional<ConstantBounds> constant_bounds(const ir::Operation& loop);
 

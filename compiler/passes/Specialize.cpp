@@ -48,8 +48,8 @@ void specialize_block(const Kernel& kernel, Block& block, const ConstexprBinding
     if (bound == bindings.end()) throw UserError(cat(where, " is not bound; bound names: ", bound_names(bindings)));
     std::optional<Literal> literal = literal_of(type.element(), bound->second);
     if (!literal)
-      throw UserError(cat(where, " cannot hold the bound value ", bound->second, "; bound names: ",
-                          bound_names(bindings)));
+      throw UserError(
+          cat(where, " cannot hold the bound value ", bound->second, "; bound names: ", bound_names(bindings)));
     replace_op(op, {make_constant(block, block.find(&op), type, *literal)});
   }
 }

@@ -143,8 +143,8 @@ struct CrossEntropy::Impl {
     }
     const int bytes = api::element_bytes(options.dtype);
     const bool writes_grad = (kind == Call::Backward || kind == Call::Fused) && !options.in_place;
-    Alignment alignment = kind == Call::FinishForward ? any_loaded()
-                                                      : alignment_of(c.logits, writes_grad ? &c.grad : nullptr, bytes);
+    Alignment alignment =
+        kind == Call::FinishForward ? any_loaded() : alignment_of(c.logits, writes_grad ? &c.grad : nullptr, bytes);
     const CrossEntropyOp& variant = op(alignment);
     std::vector<Launch> plan;
     switch (kind) {
@@ -152,18 +152,10 @@ struct CrossEntropy::Impl {
         plan = plan_statistics(variant.spec(), c);
         for (Launch& l : plan_loss(variant.spec(), c)) plan.push_back(std::move(l));
         break;
-      case Call::Partials:
-        plan = plan_statistics(variant.spec(), c);
-        break;
-      case Call::FinishForward:
-        plan = plan_loss(variant.spec(), c);
-        break;
-      case Call::Backward:
-        plan = plan_backward(variant.spec(), c);
-        break;
-      case Call::Fused:
-        plan = plan_fused(variant.spec(), c);
-        break;
+      case Call::Partials: plan = plan_statistics(variant.spec(), c); break;
+      case Call::FinishForward: plan = plan_loss(variant.spec(), c); break;
+      case Call::Backward: plan = plan_backward(variant.spec(), c); break;
+      case Call::Fused: plan = plan_fused(variant.spec(), c); break;
     }
     variant.enqueue(plan, stream);
     if (options.check_labels && kind != Call::Backward && kind != Call::FinishForward) check_labels(a, c, stream);

@@ -36,7 +36,8 @@ const ir::Kernel& specialized_kernel(CrossEntropyKernel kernel, const CrossEntro
   return *slot;
 }
 
-void execute(const CrossEntropySpec& spec, const std::vector<Launch>& launches, std::span<const interp::Buffer> buffers) {
+void execute(const CrossEntropySpec& spec, const std::vector<Launch>& launches,
+             std::span<const interp::Buffer> buffers) {
   for (const Launch& launch : launches) {
     std::vector<interp::Arg> args;
     for (const KernelArg& a : launch.args) args.push_back(to_interpreter(a));

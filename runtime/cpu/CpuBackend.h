@@ -15,6 +15,7 @@ namespace xent::cpu {
 const ir::Kernel& specialized_kernel(CrossEntropyKernel kernel, const CrossEntropySpec& spec);
 
 // Runs `launches` in order. Every address in their arguments must lie in one of `buffers`.
-void execute(const CrossEntropySpec& spec, const std::vector<Launch>& launches, std::span<const interp::Buffer> buffers);
+void execute(const CrossEntropySpec& spec, const std::vector<Launch>& launches,
+             std::span<const interp::Buffer> buffers);
 
 }  // namespace xent::cpu

@@ -94,8 +94,10 @@ Inputs generate(const ProblemOptions& o) {
     int64_t y = column(rng);
     if (i % 7 == 1) y = 0;
     if (i % 7 == 2) y = V - 1;
-    if (u < o.ignore_fraction) y = o.ignore_index;
-    else if (u < o.ignore_fraction + o.bad_label_fraction) y = i % 2 ? V : -5;
+    if (u < o.ignore_fraction)
+      y = o.ignore_index;
+    else if (u < o.ignore_fraction + o.bad_label_fraction)
+      y = i % 2 ? V : -5;
     r.labels.push_back(y);
     if (o.confident_rows && i % 3 == 0 && y >= 0 && y < V) r.logits[i * V + y] += 25.0;
   }
@@ -125,7 +127,6 @@ Inputs generate(const ProblemOptions& o) {
   return in;
 }
 
-
 template <typename T>
 uint64_t upload(Backend& b, const std::vector<T>& values) {
   uint64_t at = b.allocate(std::max<size_t>(values.size() * sizeof(T), 4));
@@ -141,7 +142,7 @@ std::vector<T> download(Backend& b, uint64_t at, int64_t n) {
 }
 
 StagedRank prepare_rank(const ProblemOptions& o, const Inputs& in, Backend& b, int rank, int64_t offset, int64_t width,
-                  uint64_t labels, uint64_t mask, uint64_t weights, uint64_t grad_output) {
+                        uint64_t labels, uint64_t mask, uint64_t weights, uint64_t grad_output) {
   const int64_t V = o.spec.vocab, elem = dtype_bytes(o.spec.dtype);
   StagedRank r;
   r.width = width;
@@ -159,7 +160,8 @@ StagedRank prepare_rank(const ProblemOptions& o, const Inputs& in, Backend& b, i
   for (int64_t i0 = 0; i0 < o.d0; ++i0)
     for (int64_t i1 = 0; i1 < o.d1; ++i1)
       for (int64_t j = 0; j < width; ++j)
-        put(o.spec.dtype, bytes, p.offset + i0 * p.s0 + i1 * p.s1 + j, in.reference.logits[(i0 * o.d1 + i1) * V + offset + j]);
+        put(o.spec.dtype, bytes, p.offset + i0 * p.s0 + i1 * p.s1 + j,
+            in.reference.logits[(i0 * o.d1 + i1) * V + offset + j]);
   uint64_t logits = upload(b, bytes);
   r.grad_buffer = o.spec.in_place ? logits : b.allocate(bytes.size());
 
@@ -180,7 +182,8 @@ StagedRank prepare_rank(const ProblemOptions& o, const Inputs& in, Backend& b, i
   c.vocab_offset = offset;
   c.rank = rank;
   c.world = static_cast<int>(std::max<size_t>(o.shards.size(), 1));
-  c.workspace = carve_workspace(b.allocate(workspace_bytes(c.rows(), c.world)), c.rows(), c.world);
+  r.workspace = b.allocate(workspace_bytes(c.rows(), c.world));
+  c.workspace = carve_workspace(r.workspace, c.rows(), c.world);
   return r;
 }
 
@@ -188,7 +191,8 @@ uint64_t upload_labels(const ProblemOptions& o, const Inputs& in, Backend& b) {
   Placement lp = place_labels(o.layout, o.d0, o.d1);
   std::vector<int64_t> wide(lp.elements, 0);
   for (int64_t i0 = 0; i0 < o.d0; ++i0)
-    for (int64_t i1 = 0; i1 < o.d1; ++i1) wide[lp.offset + i0 * lp.s0 + i1 * lp.s1] = in.reference.labels[i0 * o.d1 + i1];
+    for (int64_t i1 = 0; i1 < o.d1; ++i1)
+      wide[lp.offset + i0 * lp.s0 + i1 * lp.s1] = in.reference.labels[i0 * o.d1 + i1];
   if (o.spec.label_type == LabelType::I64) return upload(b, wide);
   return upload(b, std::vector<int32_t>(wide.begin(), wide.end()));
 }
@@ -330,15 +334,19 @@ Verdict check_against_reference(const ProblemOptions& o, const Outcome& outcome)
   for (int64_t i = 0; i < rows; ++i) {
     double lse_scale = 1.0 + (std::isfinite(ref.lse[i]) ? std::fabs(ref.lse[i]) : 0.0);
     double want = ref.row_loss[i];
-    if (check.close("loss", i, first.row_loss[i], want, 1e-5 * std::fabs(want) + 1e-6 * lse_scale) && std::isfinite(want) && want != 0)
-      verdict.worst_loss_error = std::max(verdict.worst_loss_error, std::fabs(first.row_loss[i] - want) / std::fabs(want));
+    if (check.close("loss", i, first.row_loss[i], want, 1e-5 * std::fabs(want) + 1e-6 * lse_scale) &&
+        std::isfinite(want) && want != 0)
+      verdict.worst_loss_error =
+          std::max(verdict.worst_loss_error, std::fabs(first.row_loss[i] - want) / std::fabs(want));
     if (!ref.ok[i] || o.mode == Mode::Fused) continue;  // the fused pass writes no log-probs
     check.close("logprob", i, first.logprob[i], ref.logprob[i], 1e-5 * std::fabs(ref.logprob[i]) + 1e-6 * lse_scale);
     check.close("lse", i, first.lse[i], ref.lse[i], 1e-6 * lse_scale);
     if (o.spec.entropy) check.close("entropy", i, first.entropy[i], ref.entropy[i], 1e-5 * lse_scale);
   }
-  if (o.spec.reduction != Reduction::None) check.close("reduced loss", -1, first.loss, ref.loss, 1e-5 * std::fabs(ref.loss) + 1e-6);
-  if (first.bad_labels != ref.bad_labels) check.fail(cat("bad label count: got ", first.bad_labels, ", want ", ref.bad_labels));
+  if (o.spec.reduction != Reduction::None)
+    check.close("reduced loss", -1, first.loss, ref.loss, 1e-5 * std::fabs(ref.loss) + 1e-6);
+  if (first.bad_labels != ref.bad_labels)
+    check.fail(cat("bad label count: got ", first.bad_labels, ", want ", ref.bad_labels));
 
   for (size_t r = 0; r < outcome.ranks.size(); ++r) {
     const RankResult& mine = outcome.ranks[r];

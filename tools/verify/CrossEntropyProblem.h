@@ -13,13 +13,17 @@
 
 namespace xent::verify {
 
-enum class Layout { Contiguous, Transposed, Sliced };  // [B,S,V]; [S,B,V] view of [B,S,V]; logits[:, :-1], labels[:, 1:]
-enum class Upstream { One, Scalar, PerRow };            // grad_output: 1, another scalar, one value per row
+enum class Layout {
+  Contiguous,
+  Transposed,
+  Sliced
+};                                            // [B,S,V]; [S,B,V] view of [B,S,V]; logits[:, :-1], labels[:, 1:]
+enum class Upstream { One, Scalar, PerRow };  // grad_output: 1, another scalar, one value per row
 enum class Mode { Fused, ForwardBackward, ForwardOnly };
 
 struct ProblemOptions {
-  CrossEntropySpec spec;              // the global problem: vocab, dtypes, options (vocab_shard is set per rank)
-  std::vector<int64_t> shards;        // column widths per rank, summing to spec.vocab; empty = one rank
+  CrossEntropySpec spec;        // the global problem: vocab, dtypes, options (vocab_shard is set per rank)
+  std::vector<int64_t> shards;  // column widths per rank, summing to spec.vocab; empty = one rank
   int64_t d0 = 2, d1 = 5;
   Layout layout = Layout::Contiguous;
   Upstream upstream = Upstream::One;
@@ -27,13 +31,13 @@ struct ProblemOptions {
   double logit_scale = 3.0;
   double ignore_fraction = 0.1;
   double bad_label_fraction = 0.0;
-  double masked_fraction = 0.2;       // with spec.has_mask
+  double masked_fraction = 0.2;  // with spec.has_mask
   int64_t ignore_index = -100;
-  float num_label_tokens = -1.0f;     // `sum`'s normalizer; < 0 = not given
-  bool confident_rows = false;        // some rows with the label's logit far above the rest
-  bool minus_inf_blocks = false;      // -inf runs of columns, a whole -inf shard, a whole -inf row
-  bool nan_logits = false;            // a NaN in one row
-  bool misaligned = false;            // logits and gradient start one element past a 16-byte boundary
+  float num_label_tokens = -1.0f;  // `sum`'s normalizer; < 0 = not given
+  bool confident_rows = false;     // some rows with the label's logit far above the rest
+  bool minus_inf_blocks = false;   // -inf runs of columns, a whole -inf shard, a whole -inf row
+  bool nan_logits = false;         // a NaN in one row
+  bool misaligned = false;         // logits and gradient start one element past a 16-byte boundary
   uint64_t seed = 1;
   std::string str() const;
 };
@@ -70,8 +74,9 @@ Outcome run_problem(const ProblemOptions& options, Backend& backend);
 struct StagedRank {
   CrossEntropySpec spec;
   CrossEntropyCall call;
-  uint64_t grad_buffer = 0;                                   // the gradient's allocation (the logits' when in place)
-  int64_t grad_offset = 0, grad_elements = 0, width = 0;      // the first row's element, the buffer's elements, V_r
+  uint64_t workspace = 0;                                 // the workspace's allocation, carved into call.workspace
+  uint64_t grad_buffer = 0;                               // the gradient's allocation (the logits' when in place)
+  int64_t grad_offset = 0, grad_elements = 0, width = 0;  // the first row's element, the buffer's elements, V_r
 };
 struct StagedProblem {
   std::vector<StagedRank> ranks;

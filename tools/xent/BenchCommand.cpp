@@ -5,9 +5,8 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
-#include <random>
-
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "compiler/Error.h"
 #include "runtime/CrossEntropyOp.h"
@@ -54,7 +53,8 @@ void fill_logits(cuda::DeviceBuffer& buffer, DType dtype, int64_t row_elements, 
   std::vector<uint8_t> host(sample_rows * row_elements * elem);
   for (int64_t i = 0; i < sample_rows * row_elements; ++i) {
     float v = normal(rng);
-    if (dtype == DType::F32) std::memcpy(&host[i * 4], &v, 4);
+    if (dtype == DType::F32)
+      std::memcpy(&host[i * 4], &v, 4);
     else {
       uint32_t bits;
       std::memcpy(&bits, &v, 4);
@@ -159,9 +159,15 @@ void run_bench(const BenchOptions& o) {
   }
   XENT_CU_CHECK(cuda::driver().cuStreamDestroy(stream));
   if (!o.json.empty()) {
-    nlohmann::json doc = {{"device", device.name}, {"sm", device.sm()},       {"driver", device.driver_version},
-                          {"copy_gb_per_s", copy_bw / 1e9}, {"mode", o.mode}, {"dtype", o.spec.dtype},
-                          {"tokens", o.tokens}, {"iterations", o.iterations}, {"results", results}};
+    nlohmann::json doc = {{"device", device.name},
+                          {"sm", device.sm()},
+                          {"driver", device.driver_version},
+                          {"copy_gb_per_s", copy_bw / 1e9},
+                          {"mode", o.mode},
+                          {"dtype", o.spec.dtype},
+                          {"tokens", o.tokens},
+                          {"iterations", o.iterations},
+                          {"results", results}};
     std::ofstream(o.json) << doc.dump(2) << "\n";
   }
 }
@@ -170,7 +176,8 @@ void run_bench(const BenchOptions& o) {
 
 void add_bench_command(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
-  CLI::App* bench = app.add_subcommand("bench", "time xent on the GPU: copy bandwidth, then ms and useful bandwidth per V");
+  CLI::App* bench =
+      app.add_subcommand("bench", "time xent on the GPU: copy bandwidth, then ms and useful bandwidth per V");
   o->spec.add_to(*bench);
   bench->add_option("--tokens", o->tokens, "rows (tokens)")->capture_default_str();
   bench->add_option("--vocabs", o->vocabs, "vocabulary sizes to time")->delimiter(',')->capture_default_str();

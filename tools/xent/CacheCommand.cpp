@@ -99,12 +99,14 @@ void add_cache_command(CLI::App& app) {
       ->callback(run_verify);
 
   CLI::App* prune = cache->add_subcommand("prune", "remove entries not used for a while, or beyond a total size");
-  options->older_than = prune->add_option("--older-than", options->older_than_days,
-                                          "remove entries not used for this many days (fractions allowed)")
+  options->older_than = prune
+                            ->add_option("--older-than", options->older_than_days,
+                                         "remove entries not used for this many days (fractions allowed)")
                             ->check(CLI::NonNegativeNumber);
-  options->max_bytes_flag = prune->add_option("--max-bytes", options->max_bytes,
-                                              "then remove the least recently used entries until the rest fit in "
-                                              "this size: bytes, or with a unit (500MB, 2GiB; K = 1024)")
+  options->max_bytes_flag = prune
+                                ->add_option("--max-bytes", options->max_bytes,
+                                             "then remove the least recently used entries until the rest fit in "
+                                             "this size: bytes, or with a unit (500MB, 2GiB; K = 1024)")
                                 ->transform(CLI::AsSizeValue(false));
   prune->callback([options] { run_prune(*options); });
 

@@ -72,9 +72,10 @@ void add_compile_command(CLI::App& app) {
   compile->add_option("--sm", options->sm, "GPU architecture: sm_80, sm_86, sm_89 or sm_90")
       ->capture_default_str()
       ->check(CLI::IsMember({"sm_80", "sm_86", "sm_89", "sm_90"}));
-  compile->add_option("--emit", options->emit,
-                      "stage to print: ir (after the passes), ir-after-all (as built and after each pass), llvm "
-                      "(optimized LLVM IR) or ptx")
+  compile
+      ->add_option("--emit", options->emit,
+                   "stage to print: ir (after the passes), ir-after-all (as built and after each pass), llvm "
+                   "(optimized LLVM IR) or ptx")
       ->capture_default_str()
       ->check(CLI::IsMember({"ir", "ir-after-all", "llvm", "ptx"}));
   compile->add_option("--kernel", options->kernel,

@@ -40,14 +40,15 @@ void run_demo(const DemoOptions& options) {
   for (verify::Mode mode : {verify::Mode::Fused, verify::Mode::ForwardBackward}) {
     problem.mode = mode;
     verify::Verdict verdict = verify::check_against_reference(problem, verify::run_problem(problem, *backend));
-    const char* path = mode == verify::Mode::Fused ? "fused (ce_count, ce_fused, ce_reduce)"
-                                                   : "forward/backward (ce_count, ce_stats, ce_combine, ce_reduce, ce_backward)";
+    const char* path = mode == verify::Mode::Fused
+                           ? "fused (ce_count, ce_fused, ce_reduce)"
+                           : "forward/backward (ce_count, ce_stats, ce_combine, ce_reduce, ce_backward)";
     std::cout << path << ": " << verdict.str() << "\n";
     all_ok = all_ok && verdict.ok;
   }
   std::cout << "xent demo: " << (all_ok ? "PASS" : "FAIL") << " - " << to_string(spec.dtype) << " V=" << spec.vocab
-            << " label_smoothing=" << spec.label_smoothing << ", " << options.rows
-            << " rows on " << where << " against the fp64 reference\n";
+            << " label_smoothing=" << spec.label_smoothing << ", " << options.rows << " rows on " << where
+            << " against the fp64 reference\n";
   if (!all_ok) throw CommandFailed("the kernels disagree with the reference");
 }
 

@@ -2,9 +2,10 @@
 //  - the time to create the CUDA context (an engine usually has one already),
 //  - the first call, which loads the op's kernels (from the disk cache when warm, else compiling them),
 //  - the host time per call afterwards (validation, plan, cuLaunchKernel), on a tiny problem so the GPU keeps up.
+#include "tools/xent/HostBench.h"
+
 #include <chrono>
 #include <iostream>
-
 #include <nlohmann/json.hpp>
 #include <xent/xent.hpp>
 
@@ -13,7 +14,6 @@
 #include "runtime/cuda/Context.h"
 #include "runtime/cuda/Driver.h"
 #include "runtime/cuda/Memory.h"
-#include "tools/xent/HostBench.h"
 
 namespace xent::tools {
 namespace {

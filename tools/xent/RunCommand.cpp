@@ -38,8 +38,8 @@ void run(const RunOptions& o) {
   verify::Outcome outcome = verify::run_problem(problem, *backend);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   verify::Verdict verdict = verify::check_against_reference(problem, outcome);
-  std::cout << "xent run: " << verdict.str() << "\n  on " << where << ", " << problem.spec.canonical() << ", " << o.tokens << " rows, mode " << o.mode << ", " << seconds
-            << " s including setup and the reference\n";
+  std::cout << "xent run: " << verdict.str() << "\n  on " << where << ", " << problem.spec.canonical() << ", "
+            << o.tokens << " rows, mode " << o.mode << ", " << seconds << " s including setup and the reference\n";
   if (!verdict.ok) throw CommandFailed("the result disagrees with the fp64 reference");
 }
 

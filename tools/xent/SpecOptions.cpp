@@ -10,8 +10,9 @@ void SpecOptions::add_to(CLI::App& command) {
   command.add_option("--label-smoothing", label_smoothing, "label smoothing epsilon in [0, 1]")->capture_default_str();
   command.add_option("--z-loss", z_loss, "z-loss coefficient (>= 0)")->capture_default_str();
   command.add_option("--reduction", reduction, "none, sum or mean")->capture_default_str();
-  command.add_option("--alignment", alignment,
-                     "rows (16-byte aligned rows), base (aligned tensor, rows anywhere) or none")->capture_default_str();
+  command
+      .add_option("--alignment", alignment, "rows (16-byte aligned rows), base (aligned tensor, rows anywhere) or none")
+      ->capture_default_str();
   command.add_option("--threads", threads, "threads per program, a multiple of 32 (default: heuristic)");
   command.add_option("--block", block, "columns per tile when streaming a row (default: heuristic)");
 }

@@ -53,22 +53,22 @@ typedef enum xent_reduction { XENT_REDUCTION_NONE = 0, XENT_REDUCTION_SUM = 1, X
 
 /** What is fixed for the life of a handle. Flags are 0 or 1. */
 typedef struct xent_options {
-  xent_dtype dtype;         /**< logits and gradient: XENT_F32, XENT_BF16 or XENT_F16 */
-  xent_dtype label_dtype;   /**< labels: XENT_I32 or XENT_I64 */
-  int64_t vocab;            /**< V, the global vocabulary */
-  int64_t vocab_offset;     /**< this rank's first column */
-  int64_t vocab_shard;      /**< this rank's number of columns; -1 = the whole vocabulary */
-  int rank, world;          /**< tensor parallel: this rank of `world`; 0 and 1 for one GPU */
-  double label_smoothing;   /**< in [0, 1] */
-  double z_loss;            /**< >= 0 */
+  xent_dtype dtype;       /**< logits and gradient: XENT_F32, XENT_BF16 or XENT_F16 */
+  xent_dtype label_dtype; /**< labels: XENT_I32 or XENT_I64 */
+  int64_t vocab;          /**< V, the global vocabulary */
+  int64_t vocab_offset;   /**< this rank's first column */
+  int64_t vocab_shard;    /**< this rank's number of columns; -1 = the whole vocabulary */
+  int rank, world;        /**< tensor parallel: this rank of `world`; 0 and 1 for one GPU */
+  double label_smoothing; /**< in [0, 1] */
+  double z_loss;          /**< >= 0 */
   xent_reduction reduction;
-  int has_mask;             /**< xent_args.mask is given */
-  int has_weights;          /**< xent_args.weights is given */
-  int entropy;              /**< forward also writes the per-row entropy */
-  int in_place;             /**< the gradient overwrites the logits (xent_args.grad unused) */
-  int check_labels;         /**< forward, fused and partials synchronize and fail with XENT_ERROR_BAD_LABELS */
-  int tuning_threads;       /**< 0 = xent's heuristic; else a multiple of 32 in [32, 1024] */
-  int64_t tuning_block;     /**< 0 = xent's heuristic; else columns per tile when streaming a row */
+  int has_mask;         /**< xent_args.mask is given */
+  int has_weights;      /**< xent_args.weights is given */
+  int entropy;          /**< forward also writes the per-row entropy */
+  int in_place;         /**< the gradient overwrites the logits (xent_args.grad unused) */
+  int check_labels;     /**< forward, fused and partials synchronize and fail with XENT_ERROR_BAD_LABELS */
+  int tuning_threads;   /**< 0 = xent's heuristic; else a multiple of 32 in [32, 1024] */
+  int64_t tuning_block; /**< 0 = xent's heuristic; else columns per tile when streaming a row */
 } xent_options;
 
 /** A device tensor of rows (see the top of this file). */
@@ -80,31 +80,31 @@ typedef struct xent_rows {
 
 /** One call's tensors. A call with d0 * d1 = 0 rows launches nothing and sets the loss to 0. */
 typedef struct xent_args {
-  int64_t d0, d1;             /**< the leading shape */
-  xent_rows logits;           /**< [d0, d1, V_r] of options.dtype, last dimension contiguous */
-  xent_rows labels;           /**< [d0, d1] of options.label_dtype: ids in [0, V), or ignore_index */
-  xent_rows mask;             /**< [d0, d1] XENT_I32, nonzero = keep (options.has_mask) */
-  CUdeviceptr weights;        /**< d0 * d1 XENT_F32 in row order (options.has_weights) */
-  xent_rows grad;             /**< [d0, d1, V_r] of options.dtype, written by backward and fused (not in place) */
-  xent_rows grad_output;      /**< backward: XENT_F32 [d0, d1], or a scalar with strides 0, 0 */
-  float grad_scale;           /**< fused: the upstream gradient (1 for a plain loss) */
-  int64_t ignore_index;       /**< PyTorch's default is -100 */
-  float num_label_tokens;     /**< the `sum` normalizer; < 0 = not given */
-  CUdeviceptr workspace;      /**< xent_workspace_bytes(d0 * d1, options.world) bytes, 16-byte aligned */
-  size_t workspace_bytes;     /**< its size */
+  int64_t d0, d1;         /**< the leading shape */
+  xent_rows logits;       /**< [d0, d1, V_r] of options.dtype, last dimension contiguous */
+  xent_rows labels;       /**< [d0, d1] of options.label_dtype: ids in [0, V), or ignore_index */
+  xent_rows mask;         /**< [d0, d1] XENT_I32, nonzero = keep (options.has_mask) */
+  CUdeviceptr weights;    /**< d0 * d1 XENT_F32 in row order (options.has_weights) */
+  xent_rows grad;         /**< [d0, d1, V_r] of options.dtype, written by backward and fused (not in place) */
+  xent_rows grad_output;  /**< backward: XENT_F32 [d0, d1], or a scalar with strides 0, 0 */
+  float grad_scale;       /**< fused: the upstream gradient (1 for a plain loss) */
+  int64_t ignore_index;   /**< PyTorch's default is -100 */
+  float num_label_tokens; /**< the `sum` normalizer; < 0 = not given */
+  CUdeviceptr workspace;  /**< xent_workspace_bytes(d0 * d1, options.world) bytes, 16-byte aligned */
+  size_t workspace_bytes; /**< its size */
 } xent_args;
 
 /** Device addresses of the results inside xent_args.workspace, valid until the next call with that workspace.
  *  No typedef: like `struct stat` and stat(), the struct is named `struct xent_outputs` beside the function. */
 struct xent_outputs {
-  CUdeviceptr loss;           /**< 1 F32: the reduced loss (sum and mean) */
-  CUdeviceptr row_loss;       /**< rows F32: weight_i * loss_i */
-  CUdeviceptr lse;            /**< rows F32 */
-  CUdeviceptr logprob;        /**< rows F32 (forward, finish_forward) */
-  CUdeviceptr entropy;        /**< rows F32 (forward, finish_forward, with options.entropy) */
-  CUdeviceptr scale;          /**< 1 F32: the reduction's factor on every row */
-  CUdeviceptr bad_labels;     /**< 1 I32: the out-of-range label count */
-  CUdeviceptr partials;       /**< every rank's partials: rank r's slice at partials + r * partials_rank_bytes */
+  CUdeviceptr loss;       /**< 1 F32: the reduced loss (sum and mean) */
+  CUdeviceptr row_loss;   /**< rows F32: weight_i * loss_i */
+  CUdeviceptr lse;        /**< rows F32 */
+  CUdeviceptr logprob;    /**< rows F32 (forward, finish_forward) */
+  CUdeviceptr entropy;    /**< rows F32 (forward, finish_forward, with options.entropy) */
+  CUdeviceptr scale;      /**< 1 F32: the reduction's factor on every row */
+  CUdeviceptr bad_labels; /**< 1 I32: the out-of-range label count */
+  CUdeviceptr partials;   /**< every rank's partials: rank r's slice at partials + r * partials_rank_bytes */
   size_t partials_rank_bytes;
 };
 
