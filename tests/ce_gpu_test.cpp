@@ -1,7 +1,10 @@
 // The cross-entropy op on the GPU against the fp64 reference (SPEC.md's test list). Skips without a GPU.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <random>
 
 #include "compiler/ir/Semantics.h"
@@ -11,6 +14,7 @@
 #include "runtime/cuda/Context.h"
 #include "runtime/cuda/Driver.h"
 #include "runtime/cuda/Memory.h"
+#include "tests/xent_binary.h"
 #include "tools/verify/CudaBackend.h"
 
 using namespace xent;
@@ -212,4 +216,23 @@ TEST_F(GpuCrossEntropy, RowsPastTwoToThe31Elements) {
     ASSERT_NEAR(constant[j], want, std::fabs(want) / 128) << "column " << j;
     ASSERT_NEAR(random[j], ref.grad[j], std::fabs(ref.grad[j]) / 128 + 1e-6 * ref.grad_terms[j]) << "column " << j;
   }
+}
+
+// A process that finds the kernels in the disk cache loads them without compiling (the second `xent bench --host`).
+TEST_F(GpuCrossEntropy, WarmCacheProcessStartLoadsWithoutCompiling) {
+  std::filesystem::path cache = std::filesystem::temp_directory_path() / ("xent-warm-" + std::to_string(getpid()));
+  std::filesystem::remove_all(cache);
+  std::string command = "XENT_CACHE_DIR=" + cache.string() + " " + xent::testing::xent_binary() + " bench --host";
+  auto run = [&] {
+    std::string output;
+    FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+    char buffer[4096];
+    while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+    EXPECT_EQ(pclose(pipe), 0) << output;
+    return output;
+  };
+  std::string cold = run(), warm = run();
+  EXPECT_NE(cold.find("(6 kernels compiled, 0 from the disk cache)"), std::string::npos) << cold;
+  EXPECT_NE(warm.find("(0 kernels compiled, 6 from the disk cache)"), std::string::npos) << warm;
+  std::filesystem::remove_all(cache);
 }
