@@ -1,4 +1,5 @@
 // The C API over the C++ one: struct conversion, and every exception turned into a status and a thread-local message.
+#include <memory>
 #include <string>
 
 #include "xent/xent.h"
@@ -14,7 +15,8 @@ using namespace xent;
 
 static_assert(XENT_ERROR_INVALID_ARGUMENT == int(Status::InvalidArgument) &&
               XENT_ERROR_NO_DRIVER == int(Status::NoDriver) && XENT_ERROR_CUDA == int(Status::Cuda) &&
-              XENT_ERROR_BAD_LABELS == int(Status::BadLabels) && XENT_ERROR_INTERNAL == int(Status::Internal));
+              XENT_ERROR_BAD_LABELS == int(Status::BadLabels) && XENT_ERROR_INTERNAL == int(Status::Internal) &&
+              XENT_ERROR_COLLECTIVE == int(Status::Collective));
 static_assert(XENT_F32 == int(ElementType::F32) && XENT_BF16 == int(ElementType::BF16) &&
               XENT_F16 == int(ElementType::F16) && XENT_I32 == int(ElementType::I32) &&
               XENT_I64 == int(ElementType::I64));
@@ -111,6 +113,33 @@ xent_status xent_create(const xent_options* options_in, xent_op** op) {
     *op = nullptr;
     require(options_in, "options");
     *op = new xent_op{CrossEntropy(options(*options_in))};
+  });
+}
+
+xent_status xent_nccl_unique_id(void* unique_id) {
+  return guarded([&] { nccl_unique_id(unique_id); });
+}
+
+// The options are checked (by the op's constructor) before NCCL is loaded or a communicator made.
+xent_status xent_create_nccl(const xent_options* options_in, void* nccl_comm, xent_op** op) {
+  return guarded([&] {
+    require(op, "op");
+    *op = nullptr;
+    require(options_in, "options");
+    auto created = std::make_unique<xent_op>(CrossEntropy(options(*options_in)));
+    created->op.bind(nccl_collective(nccl_comm));
+    *op = created.release();
+  });
+}
+
+xent_status xent_create_nccl_from_id(const xent_options* options_in, const void* unique_id, xent_op** op) {
+  return guarded([&] {
+    require(op, "op");
+    *op = nullptr;
+    require(options_in, "options");
+    auto created = std::make_unique<xent_op>(CrossEntropy(options(*options_in)));
+    created->op.bind(nccl_collective(unique_id, options_in->rank, options_in->world));
+    *op = created.release();
   });
 }
 

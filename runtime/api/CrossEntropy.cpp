@@ -6,6 +6,9 @@
 #include "compiler/Error.h"
 #include "runtime/CrossEntropyOp.h"
 #include "runtime/api/Validation.h"
+#include "runtime/collective/NcclCollective.h"
+#include "runtime/collective/NcclLibrary.h"
+#include "runtime/collective/Partition.h"
 #include "runtime/cuda/Check.h"
 #include "runtime/cuda/Driver.h"
 #include "xent/xent.hpp"
@@ -24,6 +27,10 @@ auto guarded(F&& f) -> decltype(f()) {
     throw;
   } catch (const cuda::DriverUnavailable& e) {
     throw Error(Status::NoDriver, e.what());
+  } catch (const nccl::NcclUnavailable& e) {
+    throw Error(Status::Collective, e.what());
+  } catch (const nccl::NcclError& e) {
+    throw Error(Status::Collective, e.what());
   } catch (const UserError& e) {
     throw Error(Status::InvalidArgument, e.what());
   } catch (const cuda::CudaError& e) {
@@ -87,6 +94,7 @@ struct CrossEntropy::Impl {
   std::mutex mutex;
   std::array<std::unique_ptr<CrossEntropyOp>, 3> ops;
   std::array<std::atomic<const CrossEntropyOp*>, 3> ready{};
+  std::shared_ptr<Collective> collective;  // set by bind: forward then exchanges the partials itself
 
   explicit Impl(const CrossEntropyOptions& o) : options(o), spec(api::checked_spec(o)) {}
 
@@ -189,8 +197,23 @@ CrossEntropy& CrossEntropy::operator=(CrossEntropy&&) noexcept = default;
 
 const CrossEntropyOptions& CrossEntropy::options() const { return impl_->options; }
 
+void CrossEntropy::bind(std::shared_ptr<Collective> collective, CUstream stream) {
+  guarded([&] {
+    if (!collective) throw UserError("bind: null collective");
+    check_partition(*collective, impl_->options, stream);
+    impl_->collective = std::move(collective);
+  });
+}
+
 void CrossEntropy::forward(const Args& args, CUstream stream) const {
-  guarded([&] { impl_->run(Call::Forward, args, stream); });
+  guarded([&] {
+    if (!impl_->collective) return impl_->run(Call::Forward, args, stream);
+    impl_->run(Call::Partials, args, stream);
+    const Outputs out = outputs(args);
+    const size_t slice = out.partials_rank_bytes;
+    impl_->collective->all_gather(out.partials + impl_->options.rank * slice, out.partials, slice, stream);
+    impl_->run(Call::FinishForward, args, stream);
+  });
 }
 void CrossEntropy::backward(const Args& args, CUstream stream) const {
   guarded([&] { impl_->run(Call::Backward, args, stream); });
@@ -227,6 +250,18 @@ int64_t CrossEntropy::bad_labels(const Args& args, CUstream stream) const {
     api::check_workspace(impl_->options, args);
     return int64_t{impl_->bad_count(impl_->call(args), stream)};
   });
+}
+
+std::shared_ptr<Collective> nccl_collective(void* nccl_comm) {
+  return guarded([&] { return std::shared_ptr<Collective>(NcclCollective::adopt(nccl_comm)); });
+}
+
+std::shared_ptr<Collective> nccl_collective(const void* unique_id, int rank, int world) {
+  return guarded([&] { return std::shared_ptr<Collective>(NcclCollective::create(unique_id, rank, world)); });
+}
+
+void nccl_unique_id(void* unique_id) {
+  guarded([&] { NcclCollective::unique_id(unique_id); });
 }
 
 size_t CrossEntropy::workspace_bytes(int64_t rows, int world) {

@@ -118,9 +118,10 @@ void check_workspace(const CrossEntropyOptions& o, const Args& a) {
 void check_args(const CrossEntropyOptions& o, const CrossEntropySpec& spec, const Args& a, Call call) {
   check_workspace(o, a);
   if ((call == Call::Forward || call == Call::Fused) && o.world != 1)
-    throw UserError(
-        cat(call == Call::Forward ? "forward" : "fused", ": this op is rank ", o.rank, " of ", o.world,
-            "; a sharded vocabulary needs partials(), an all-gather of the partials, then finish_forward()"));
+    throw UserError(cat(call == Call::Forward ? "forward" : "fused", ": this op is rank ", o.rank, " of ", o.world,
+                        "; a sharded vocabulary needs bind() to a collective before forward(), or partials(), an "
+                        "all-gather of the partials, then "
+                        "finish_forward()"));
   const bool logits = call != Call::FinishForward;
   const bool grad = (call == Call::Backward || call == Call::Fused) && !o.in_place;
   const bool weights = o.has_weights && call != Call::Partials;

@@ -11,6 +11,10 @@
  *   xent_partials        this rank's partial statistics (world W)  ->  the caller all-gathers the partials region of
  *                        xent_outputs  ->  xent_finish_forward  the loss  ->  xent_backward  this rank's gradient shard
  *
+ * A handle made by xent_create_nccl or xent_create_nccl_from_id does the exchange itself: its xent_forward on world W
+ * is the partials, NCCL's all-gather of them and the finish, on the caller's stream. NCCL (libnccl.so.2) is opened at
+ * first use; without it these calls fail with XENT_ERROR_COLLECTIVE and the two-phase form still works.
+ *
  * Rules:
  *  - Every function returns an xent_status; on failure, xent_last_error() gives the message, which names the argument
  *    and what to change. No C++ exception crosses this boundary.
@@ -43,7 +47,8 @@ typedef enum xent_status {
   XENT_ERROR_NO_DRIVER = 2,        /**< no usable CUDA driver on this machine */
   XENT_ERROR_CUDA = 3,             /**< a CUDA driver call failed (the message names it) */
   XENT_ERROR_BAD_LABELS = 4,       /**< the checking mode found out-of-range labels */
-  XENT_ERROR_INTERNAL = 5          /**< a bug in xent */
+  XENT_ERROR_INTERNAL = 5,         /**< a bug in xent */
+  XENT_ERROR_COLLECTIVE = 6        /**< NCCL is missing, or one of its calls failed (the message names it) */
 } xent_status;
 
 /** Element types of the tensors. */
@@ -121,6 +126,24 @@ const char* xent_last_error(void);
  *  @param options the configuration
  *  @param op receives the handle (NULL on failure); release it with xent_destroy */
 xent_status xent_create(const xent_options* options, xent_op** op);
+
+/** The size of an NCCL unique id: the bytes xent_nccl_unique_id writes and xent_create_nccl_from_id reads. */
+#define XENT_NCCL_UNIQUE_ID_BYTES 128
+
+/** A new NCCL unique id, made on one rank (rank 0) and shared with the others by the caller.
+ *  @param unique_id receives XENT_NCCL_UNIQUE_ID_BYTES bytes */
+xent_status xent_nccl_unique_id(void* unique_id);
+
+/** Creates an op bound to the caller's NCCL communicator (an ncclComm_t, which must outlive the op), whose rank and
+ *  size must be options->rank and options->world. Every rank calls it together: one all-gather and one
+ *  synchronization (on the default stream) check that all ranks describe the same partition and problem, else
+ *  XENT_ERROR_INVALID_ARGUMENT names the rank and the option. Calls after that add no synchronization. */
+xent_status xent_create_nccl(const xent_options* options, void* nccl_comm, xent_op** op);
+
+/** As xent_create_nccl, with a communicator xent creates for rank options->rank of options->world from the id of
+ *  xent_nccl_unique_id, on the calling thread's current CUDA device, and destroys with the op. Blocks until every
+ *  rank has joined. */
+xent_status xent_create_nccl_from_id(const xent_options* options, const void* unique_id, xent_op** op);
 
 /** Destroys an op (NULL is ignored). No call may be running on it. */
 void xent_destroy(xent_op* op);

@@ -8,6 +8,10 @@
 //   partials        this rank's partial statistics (world W)  ->  caller all-gathers Outputs::partials  ->
 //   finish_forward  the loss on every rank                                 then  backward  this rank's gradient shard
 //
+// Or, bound to a Collective (bind), forward on world W does partials, the all-gather and finish_forward itself, on
+// the caller's stream. Collectives come from nccl_collective (NCCL's libnccl.so.2, opened at first use); xent's own
+// in-process one, for tests, is internal.
+//
 // Guarantees:
 //  - No call allocates device memory or synchronizes the host, except bad_labels() and the checking mode
 //    (CrossEntropyOptions::check_labels), which synchronize the stream. Everything else can be captured in a CUDA
@@ -39,11 +43,20 @@ enum class ElementType : int { F32 = 0, BF16 = 1, F16 = 2, I32 = 3, I64 = 4 };
 enum class LossReduction : int { None = 0, Sum = 1, Mean = 2 };
 
 // Why a call failed; the C API's xent_status has the same values.
-enum class Status : int { Ok = 0, InvalidArgument = 1, NoDriver = 2, Cuda = 3, BadLabels = 4, Internal = 5 };
+enum class Status : int {
+  Ok = 0,
+  InvalidArgument = 1,
+  NoDriver = 2,
+  Cuda = 3,
+  BadLabels = 4,
+  Internal = 5,
+  Collective = 6
+};
 
 // Every failure of the API. InvalidArgument: the message names the argument and what to change. NoDriver: no usable
 // CUDA driver (the message is the driver loader's). Cuda: a driver call failed (the message names it). BadLabels: see
-// BadLabelsError. Internal: a bug in xent.
+// BadLabelsError. Internal: a bug in xent. Collective: NCCL is missing or one of its calls failed (the message names
+// it).
 class Error : public std::runtime_error {
  public:
   Error(Status status, const std::string& message);
@@ -133,6 +146,17 @@ struct Outputs {
   size_t partials_rank_bytes = 0;
 };
 
+// The exchange between the ranks of a sharded op (defined inside the library): NCCL, or xent's in-process one.
+class Collective;
+
+// An NCCL collective over the caller's communicator (an ncclComm_t, which must outlive every op bound to it).
+std::shared_ptr<Collective> nccl_collective(void* nccl_comm);
+// An NCCL collective whose communicator xent creates (and destroys with the last op bound to it): rank `rank` of
+// `world`, from the 128-byte id that nccl_unique_id made on one rank. Blocks until every rank has joined; works on the
+// calling thread's current CUDA device.
+std::shared_ptr<Collective> nccl_collective(const void* unique_id, int rank, int world);
+void nccl_unique_id(void* unique_id);
+
 class CrossEntropy {
  public:
   // Checks the options (throws Error(InvalidArgument)); needs no GPU and compiles nothing yet.
@@ -143,7 +167,15 @@ class CrossEntropy {
 
   const CrossEntropyOptions& options() const;
 
-  // Count, statistics, loss and reduction on one rank holding the whole vocabulary (world 1).
+  // Binds the op to the collective of its rank (same rank and world as the options). Every rank binds together:
+  // one all-gather of a small descriptor and one synchronization of `stream` check that all ranks describe the same
+  // partition and problem, else Error(InvalidArgument) names the rank and the option that disagrees. Later calls make
+  // no extra exchange and no host synchronization. Not concurrent with other calls on this object.
+  void bind(std::shared_ptr<Collective> collective, CUstream stream = nullptr);
+
+  // Count, statistics, loss and reduction. Unbound: one rank holding the whole vocabulary (world 1). Bound: this
+  // rank's partials, the collective's all-gather of them, then finish_forward, all on `stream`; every rank calls it
+  // with the same rows.
   void forward(const Args& args, CUstream stream) const;
   // The gradient from the statistics of the last forward or finish_forward on this workspace, times grad_output.
   void backward(const Args& args, CUstream stream) const;

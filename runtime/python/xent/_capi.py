@@ -27,6 +27,7 @@ class Status(enum.IntEnum):
     ERROR_CUDA = 3
     ERROR_BAD_LABELS = 4
     ERROR_INTERNAL = 5
+    ERROR_COLLECTIVE = 6
 
 
 class DType(enum.IntEnum):
