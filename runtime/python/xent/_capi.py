@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import enum
 import os
+import sys
 import weakref
 from pathlib import Path
 
@@ -171,8 +172,10 @@ def load_library(path: str | os.PathLike | None = None) -> ctypes.CDLL:
     """Loads libxent.so once per process and returns it.
 
     Looks at `path` if given, else $XENT_LIBRARY, else the repository's build/runtime/libxent.so and
-    gpu-carry/libxent.so, else the system loader (LD_LIBRARY_PATH, the ld.so cache). An explicit path or
-    $XENT_LIBRARY must load: falling back to another copy would silently measure or test the wrong build.
+    gpu-carry/libxent.so (when this package is used from the repository or installed editable), else the
+    environment's lib/ (`cmake --install build --prefix "$VIRTUAL_ENV"`), else the system loader (LD_LIBRARY_PATH,
+    the ld.so cache). An explicit path or $XENT_LIBRARY must load: falling back to another copy would silently
+    measure or test the wrong build.
     """
     global _library
     explicit = path if path is not None else os.environ.get("XENT_LIBRARY")
@@ -183,7 +186,8 @@ def load_library(path: str | os.PathLike | None = None) -> ctypes.CDLL:
     if explicit is not None:
         candidates = [str(explicit)]
     else:
-        candidates = [str(_REPOSITORY / c) for c in _REPOSITORY_CANDIDATES if (_REPOSITORY / c).is_file()]
+        places = [_REPOSITORY / c for c in _REPOSITORY_CANDIDATES] + [Path(sys.prefix) / "lib" / "libxent.so"]
+        candidates = [str(p) for p in places if p.is_file()]
         candidates.append("libxent.so")
     errors = []
     for candidate in candidates:
