@@ -37,7 +37,7 @@ struct PackedArgs {
 
 CrossEntropyOp::CrossEntropyOp(const CrossEntropySpec& spec) : spec_(spec) {
   spec_.validate();
-  cuda::ensure_context();
+  context_ = cuda::ensure_context();
   for (CrossEntropyKernel k : kernels_for(spec_)) kernels_[static_cast<size_t>(k)] = load_kernel(spec_, k);
 }
 
@@ -48,6 +48,7 @@ const DeviceKernel& CrossEntropyOp::kernel(CrossEntropyKernel which) const {
 }
 
 void CrossEntropyOp::enqueue(const std::vector<Launch>& launches, CUstream stream) const {
+  cuda::adopt_context(context_);
   for (const Launch& launch : launches) {
     if (launch.grid == 0) continue;  // zero rows: nothing to launch
     const DeviceKernel& k = kernel(launch.kernel);

@@ -25,7 +25,8 @@ class CrossEntropyOp {
 
   const CrossEntropySpec& spec() const { return spec_; }
 
-  // Enqueues `launches` on `stream`, in order.
+  // Enqueues `launches` on `stream`, in order, from any thread: a thread without a current context gets the op's.
+  // Another context current on the thread is the caller's error (the modules are loaded in the op's).
   void enqueue(const std::vector<Launch>& launches, CUstream stream) const;
 
   // The loaded kernel, e.g. to report its registers and spills.
@@ -33,6 +34,7 @@ class CrossEntropyOp {
 
  private:
   CrossEntropySpec spec_;
+  CUcontext context_;                                     // where the kernels are loaded
   std::array<std::unique_ptr<DeviceKernel>, 6> kernels_;  // indexed by CrossEntropyKernel
 };
 

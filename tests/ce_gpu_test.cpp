@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "compiler/ir/Semantics.h"
 #include "kernels/CrossEntropyReference.h"
@@ -235,4 +236,46 @@ TEST_F(GpuCrossEntropy, WarmCacheProcessStartLoadsWithoutCompiling) {
   EXPECT_NE(cold.find("(6 kernels compiled, 0 from the disk cache)"), std::string::npos) << cold;
   EXPECT_NE(warm.find("(0 kernels compiled, 6 from the disk cache)"), std::string::npos) << warm;
   std::filesystem::remove_all(cache);
+}
+
+// A framework's worker thread (PyTorch runs backward on its own thread) may have no current context: the op's
+// launches still run there, in the op's context, with the same result as on the thread that created it.
+TEST_F(GpuCrossEntropy, LaunchesFromAThreadWithoutAContext) {
+  const int64_t V = 3000, rows = 64;
+  CrossEntropySpec spec;
+  spec.vocab = spec.vocab_shard = V;
+  spec.alignment = Alignment::Base;
+  CrossEntropyOp op(spec);
+  cuda::DeviceBuffer logits(rows * V * 2), grad(rows * V * 2), labels(rows * 8), workspace(workspace_bytes(rows, 1));
+  std::vector<uint16_t> host(rows * V);
+  for (size_t i = 0; i < host.size(); ++i) host[i] = ir::float_to_bf16_bits(float(i % 97) / 13.0f);
+  logits.upload(host);
+  std::vector<int64_t> host_labels(rows);
+  for (int64_t i = 0; i < rows; ++i) host_labels[i] = (i * 31) % V;
+  labels.upload(host_labels);
+  CrossEntropyCall call;
+  call.d0 = 1;
+  call.d1 = rows;
+  call.logits = {logits.address(), rows * V, V};
+  call.grad = {grad.address(), rows * V, V};
+  call.labels = {labels.address(), rows, 1};
+  call.workspace = carve_workspace(workspace.address(), rows, 1);
+  const std::vector<Launch> plan = plan_fused(spec, call);
+
+  auto run_and_read = [&] {
+    op.enqueue(plan, nullptr);
+    XENT_CU_CHECK(cuda::driver().cuStreamSynchronize(nullptr));
+    std::vector<float> losses(rows);
+    XENT_CU_CHECK(cuda::driver().cuMemcpyDtoH(losses.data(), call.workspace.loss_rows, rows * 4));
+    return losses;
+  };
+  std::vector<float> here = run_and_read(), there;
+  std::thread worker([&] {
+    CUcontext current = nullptr;
+    XENT_CU_CHECK(cuda::driver().cuCtxGetCurrent(&current));
+    EXPECT_EQ(current, nullptr) << "a new thread starts without a context";
+    there = run_and_read();
+  });
+  worker.join();
+  EXPECT_EQ(here, there);
 }

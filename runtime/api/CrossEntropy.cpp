@@ -10,6 +10,7 @@
 #include "runtime/collective/NcclLibrary.h"
 #include "runtime/collective/Partition.h"
 #include "runtime/cuda/Check.h"
+#include "runtime/cuda/Context.h"
 #include "runtime/cuda/Driver.h"
 #include "xent/xent.hpp"
 
@@ -145,6 +146,7 @@ struct CrossEntropy::Impl {
     const CrossEntropyCall c = call(a);
     if (c.rows() == 0) {
       if (kind == Call::Backward) return;
+      cuda::ensure_context();
       XENT_CU_CHECK(cuda::driver().cuMemsetD8Async(c.workspace.loss, 0, 4, stream));
       XENT_CU_CHECK(cuda::driver().cuMemsetD8Async(c.workspace.bad, 0, 4, stream));
       return;

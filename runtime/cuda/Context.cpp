@@ -51,6 +51,12 @@ DeviceInfo query(CUdevice device) {
 
 }  // namespace
 
+void adopt_context(CUcontext context) {
+  CUcontext current = nullptr;
+  XENT_CU_CHECK(driver().cuCtxGetCurrent(&current));
+  if (!current) XENT_CU_CHECK(driver().cuCtxSetCurrent(context));
+}
+
 CUcontext ensure_context(int device_ordinal) {
   initialize();
   CUcontext current = nullptr;

@@ -17,6 +17,11 @@ namespace xent::cuda {
 // and never released, since objects with static lifetime may still hold modules and memory in it at exit.
 CUcontext ensure_context(int device_ordinal = 0);
 
+// Makes `context` current on the calling thread when the thread has none (a framework's worker thread, such as
+// PyTorch's autograd thread, may never have touched the driver); leaves a current context alone. One cheap driver
+// query (cuCtxGetCurrent), no synchronization.
+void adopt_context(CUcontext context);
+
 // What kernel selection and code generation need to know about a device, queried once per device.
 struct DeviceInfo {
   int ordinal = 0;
