@@ -128,6 +128,8 @@ Outcome run_in_process(const ProblemOptions& o, Backend& backend) {
 
 // Units of the gradient's dtype between two values (relative, so 1 is one unit in the last place).
 double tolerance(DType d) { return d == DType::F32 ? 1e-5 : d == DType::BF16 ? 1.0 / 128 : 1.0 / 1024; }
+// The spacing of the subnormals, where a relative tolerance stops meaning one unit in the last place.
+double subnormal_spacing(DType d) { return d == DType::F32 ? 0x1p-149 : d == DType::BF16 ? 0x1p-133 : 0x1p-24; }
 
 class GpuCollective : public ::testing::Test {
  protected:
@@ -201,8 +203,8 @@ TEST_F(GpuCollective, InProcessRanksMatchTheReferenceEachOtherAndOneGpu) {
           // Where p and ε/V cancel, both runs are accurate to the size of the terms, not of their difference (the
           // same allowance as check_against_reference).
           const double cancellation = 1e-6 * sharded.reference.grad_terms[i * vocab + offset + j];
-          ASSERT_LE(std::fabs(got - want),
-                    tolerance(c.dtype) * std::max(std::fabs(got), std::fabs(want)) + cancellation + 1e-12)
+          ASSERT_LE(std::fabs(got - want), tolerance(c.dtype) * std::max(std::fabs(got), std::fabs(want)) +
+                                               cancellation + subnormal_spacing(c.dtype))
               << "rank " << r << " row " << i << " column " << offset + j << ": " << got << " against " << want;
         }
     }
