@@ -45,8 +45,10 @@ CompiledKernel compile_to_ptx(const ir::Kernel& specialized, const TargetOptions
       timed(out.timings, "lower", [&] { return lower_to_llvm(specialized, layouts, context, *machine); });
   out.shared_bytes = lowered.shared_bytes;
   timed(out.timings, "optimize", [&] { optimize_module(*lowered.module, *machine); });
-  llvm::raw_string_ostream ir_text(out.llvm_ir);
-  lowered.module->print(ir_text, nullptr);
+  if (target.keep_llvm_ir) {
+    llvm::raw_string_ostream ir_text(out.llvm_ir);
+    lowered.module->print(ir_text, nullptr);
+  }
   out.ptx = timed(out.timings, "ptx", [&] { return emit_ptx(*lowered.module, *machine, out.name); });
   return out;
 }

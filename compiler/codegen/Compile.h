@@ -15,6 +15,7 @@ namespace xent::codegen {
 
 struct TargetOptions {
   std::string sm = "sm_90";  // sm_80, sm_86, sm_89 or sm_90 (PTXTarget.h)
+  bool keep_llvm_ir = false;  // also return the optimized LLVM IR as text (for `xent compile --emit=llvm`)
 };
 
 struct StageTiming {
@@ -25,7 +26,7 @@ struct StageTiming {
 struct CompiledKernel {
   std::string name;  // the PTX entry's name (the kernel's)
   std::string ptx;
-  std::string llvm_ir;   // the optimized module, as text
+  std::string llvm_ir;   // the optimized module, as text (only with TargetOptions::keep_llvm_ir)
   int threads = 0;       // threads per program the kernel must be launched with
   int shared_bytes = 0;  // static shared memory per program
   std::vector<StageTiming> timings;
