@@ -91,7 +91,9 @@ struct Verdict {
   bool ok = true;
   std::vector<std::string> failures;  // the first few, each naming the quantity, row and column
   double worst_loss_error = 0.0;      // relative, over rows with a finite loss
-  double worst_gradient_error = 0.0;  // fp32: relative; bf16/f16: units in the last place
+  double worst_gradient_error = 0.0;  // fp32: relative; bf16/f16: units in the last place (elements within the
+                                      // plain bound)
+  int64_t cancelling_elements = 0;    // elements that needed the allowance for cancelling terms (p close to ε/V)
   std::string str() const;            // one line: PASS/FAIL with the worst errors
 };
 Verdict check_against_reference(const ProblemOptions& options, const Outcome& outcome);
