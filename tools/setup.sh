@@ -2,7 +2,7 @@
 # Installs what building xent needs on Debian 12, skipping what is already there. Run as root (or with sudo).
 set -euo pipefail
 packages=(cmake ninja-build g++ llvm-19-dev nlohmann-json3-dev libcli11-dev libgtest-dev libbenchmark-dev libssl-dev
-          zlib1g-dev libzstd-dev)
+          zlib1g-dev libzstd-dev python3-pytest)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
