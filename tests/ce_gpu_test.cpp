@@ -223,14 +223,10 @@ TEST_F(GpuCrossEntropy, RowsPastTwoToThe31Elements) {
 TEST_F(GpuCrossEntropy, WarmCacheProcessStartLoadsWithoutCompiling) {
   std::filesystem::path cache = std::filesystem::temp_directory_path() / ("xent-warm-" + std::to_string(getpid()));
   std::filesystem::remove_all(cache);
-  std::string command = "XENT_CACHE_DIR=" + cache.string() + " " + xent::testing::xent_binary() + " bench --host";
   auto run = [&] {
-    std::string output;
-    FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-    char buffer[4096];
-    while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-    EXPECT_EQ(pclose(pipe), 0) << output;
-    return output;
+    xent::testing::XentResult r = xent::testing::run_xent("bench --host", "XENT_CACHE_DIR=" + cache.string());
+    EXPECT_EQ(r.status, 0) << r.output;
+    return r.output;
   };
   std::string cold = run(), warm = run();
   EXPECT_NE(cold.find("(6 kernels compiled, 0 from the disk cache)"), std::string::npos) << cold;

@@ -1,8 +1,6 @@
 // The `xent` program as a user runs it: exit codes and messages, through a real process.
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <string>
 
@@ -10,22 +8,8 @@
 
 namespace {
 
-struct Result {
-  int status;
-  std::string output;
-};
-
-Result run_xent(const std::string& arguments) {
-  std::string command = xent::testing::xent_binary() + " " + arguments + " 2>&1";
-  Result r{-1, {}};
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 4096> buffer;
-  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) r.output.append(buffer.data(), n);
-  int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using Result = xent::testing::XentResult;
+using xent::testing::run_xent;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
