@@ -4,7 +4,7 @@
 #   BIN_DIR holds libxent.so, xent, xent_tests, xent_driver_missing_test, xent_api_validation_test.
 # Writes OUT_DIR/results.tgz (every log and JSON, in results/) and OUT_DIR/summary.log (their tails): the device tool
 # brings back at most 8 files. Where python3 has PyTorch, also OUT_DIR/{compare.log, compare.json, compare.png}:
-# xent beside torch eager and torch.compile (tools/bench/compare.py).
+# xent beside torch eager and torch.compile (tools/bench/compare.py), and the Python package's pytest suite.
 set -u
 bin=$(cd "$1" && pwd)
 out=$2
@@ -46,13 +46,18 @@ if python3 -c "import torch" >/dev/null 2>&1; then
   PYTHONPATH="$repo/runtime/python${PYTHONPATH:+:$PYTHONPATH}" python3 "$repo/tools/bench/compare.py" \
     --library "$bin/libxent.so" --json "$out/compare.json" --png "$out/compare.png" >"$out/compare.log" 2>&1
   echo "compare exit: $?" >>"$out/compare.log"
+  PYTHONPATH="$repo/runtime/python${PYTHONPATH:+:$PYTHONPATH}" XENT_LIBRARY="$bin/libxent.so" python3 -m pytest -q \
+    --junitxml="$work/pytest.xml" "$repo/runtime/python/tests" >"$work/pytest.log" 2>&1
+  echo "pytest exit: $?" >>"$work/pytest.log"
 else
   echo "compare.py skipped: python3 cannot import torch" >"$out/compare.log"
+  echo "pytest skipped: python3 cannot import torch" >"$work/pytest.log"
 fi
 
 tar -C "$(dirname "$work")" -czf "$out/results.tgz" results
 {
   grep -E "^\[  (FAILED|PASSED)|exit:" "$work/gpu_tests.log"
+  tail -n 30 "$work/pytest.log"
   cat "$work/host.log" "$work/run.log" "$work/bench.log" "$out/compare.log"
 } >"$out/summary.log"
 cat "$out/summary.log"
