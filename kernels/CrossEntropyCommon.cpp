@@ -144,6 +144,37 @@ RowStats LaneStats::finish(Expr x_label, Expr owns_label, const Constexprs& c) c
   return row;
 }
 
+RowStats merge_partials(Expr count, const PartialField& field, Expr zero, const Constexprs& c) {
+  KernelBuilder& k = count.builder();
+  Expr first = k.constant_int(0, ScalarType::I32), one = k.constant_int(1, ScalarType::I32);
+  Expr minus_inf = k.literal(-kInf, zero);
+  Expr m = k.for_loop(first, count, one, {minus_inf},
+                      [&](Expr r, const Exprs& acc) { return Exprs{k.max(acc[0], field(r, 0))}; })[0];
+  Expr shift = safe_max(m);
+  return RowStats::from(k.for_loop(first, count, one, {m, zero, zero, zero, zero, zero}, [&](Expr r, const Exprs& acc) {
+    RowStats s = RowStats::from(acc);
+    Expr rescale = k.exp(field(r, 0) - shift);
+    s.d_rest = s.d_rest + field(r, 1) * rescale;
+    s.e_label = s.e_label + field(r, 2) * rescale;
+    s.x_label = s.x_label + field(r, 3);
+    s.sum_x = when(
+        c.smoothing_on(), [&] { return s.sum_x + field(r, 4); }, s.sum_x);
+    s.sum_ex = when(
+        c.entropy != 0.0, [&] { return s.sum_ex + field(r, 5) * rescale; }, s.sum_ex);
+    return s.to_exprs();
+  }));
+}
+
+void store_partials(KernelBuilder& k, Expr out, const RowStats& stats, const Constexprs& c) {
+  auto field = [&](int f) { return k.addptr(out, k.constant_int(f, ScalarType::I64)); };
+  k.store(field(0), stats.m);
+  k.store(field(1), stats.d_rest);
+  k.store(field(2), stats.e_label);
+  k.store(field(3), stats.x_label);
+  k.if_then(c.smoothing_on(), [&] { k.store(field(4), stats.sum_x); });
+  k.if_then(c.entropy != 0.0, [&] { k.store(field(5), stats.sum_ex); });
+}
+
 Expr row_loss(Expr lse, Expr x_label, Expr sum_x, const LabelFacts& facts, const Constexprs& c) {
   KernelBuilder& k = lse.builder();
   Expr eps = c.label_smoothing;

@@ -93,6 +93,16 @@ struct LaneStats {
   RowStats finish(Expr x_label, Expr owns_label, const Constexprs& c) const;
 };
 
+// The statistics of a row from `count` (i32) partial statistics of its parts, each relative to its own max: the ranks of
+// a tensor-parallel group, or the programs of a cluster. `field(r, f)` loads field f (in RowStats order: m, d_rest,
+// e_label, x_label, sum_x, sum_ex) of partial r; `zero` is an f32 zero of the shape of one row's (or tile of rows')
+// statistics.
+using PartialField = std::function<Expr(Expr r, int f)>;
+RowStats merge_partials(Expr count, const PartialField& field, Expr zero, const Constexprs& c);
+
+// Stores `stats` as the kPartialFields floats at `out` (the fields that the spec never reads are left alone).
+void store_partials(KernelBuilder& k, Expr out, const RowStats& stats, const Constexprs& c);
+
 // The row's loss from its global statistics (SPEC.md): NaN for bad rows, 0 for rows that are not kept.
 Expr row_loss(Expr lse, Expr x_label, Expr sum_x, const LabelFacts& facts, const Constexprs& c);
 

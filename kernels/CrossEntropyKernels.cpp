@@ -47,6 +47,8 @@ Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
   int threads = !long_fused_row ? 256 : lean ? 1024 : 512;
   if (t.threads == 0) t.threads = threads;
   if (t.block == 0) t.block = int64_t{8} * threads;
+  // Only the fused kernel splits a row over a cluster; the others walk their rows alone.
+  if (kernel != CrossEntropyKernel::Fused || t.cluster == 0) t.cluster = 1;
   return t;
 }
 

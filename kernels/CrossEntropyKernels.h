@@ -7,7 +7,8 @@
 //   combine   1 per 256 rows  merges the W ranks' partials: loss, lse, 1 - p_label, log-prob, entropy per row
 //   reduce    1 program    the reduced loss, in a fixed order (deterministic)
 //   backward  1 per row    gradient from the saved lse and 1 - p_label, times the upstream gradient
-//   fused     1 per row    single shard: statistics, loss and gradient in one pass over the row
+//   fused     1 per row    single shard: statistics, loss and gradient in one pass over the row (or a cluster of
+//                          programs per row, each holding a part of it)
 //
 // Forward then backward: count, stats, [exchange of partials], combine, reduce, later backward.
 // Fused (one shard):      count, fused, reduce.
@@ -29,10 +30,12 @@
 //   backward: logits[T], labels[T], mask[T]?, weights ptr<f32>?, lse ptr<f32>, rest ptr<f32>, grad_output[T] (f32),
 //             inv_den ptr<f32>, grad[T] (absent when in place), d1 i64, ignore_index i64, vocab_offset i64
 //   fused:    logits[T], labels[T], mask[T]?, weights ptr<f32>?, inv_den ptr<f32>, loss_rows, lse, rest (ptr<f32>),
-//             grad[T] (absent when in place), d1 i64, ignore_index i64, grad_scale f32
+//             grad[T] (absent when in place), d1 i64, ignore_index i64, grad_scale f32,
+//             exchange ptr<f32> (only with a cluster: rows x cluster x kPartialFields)
 // `?` marks parameters present only when the spec has a mask / weights.
 //
-// Row kernels run one program per row (grid = rows), so they take no row count.
+// Row kernels run one program per row (grid = rows), so they take no row count; the fused kernel with a cluster of C
+// (Tuning::cluster, sm_90) runs C programs per row (grid = rows x C), program i holding part i % C of row i / C.
 //
 // Partials: rank r writes partials[r * rows * kPartialFields + i * kPartialFields + f] for row i, fields
 // (m, d_rest, e_label, x_label, sum_x, sum_ex): the shard's row max, Σ exp(x - m) over columns other than the label,

@@ -1,6 +1,7 @@
 #include "kernels/CrossEntropyLaunch.h"
 
 #include "compiler/Error.h"
+#include "compiler/ir/IR.h"
 
 namespace xent {
 namespace {
@@ -51,7 +52,8 @@ void check(const CrossEntropyCall& c) {
 
 uint64_t workspace_bytes(int64_t rows, int world) {
   uint64_t n = static_cast<uint64_t>(rows);
-  return round_up(n * world * kPartialFields * 4) + 3 * 16 + 5 * round_up(n * 4);
+  return round_up(n * world * kPartialFields * 4) + 3 * 16 + 5 * round_up(n * 4) +
+         round_up(n * ir::kMaxCluster * kPartialFields * 4);
 }
 
 Workspace carve_workspace(uint64_t base, int64_t rows, int world) {
@@ -71,6 +73,7 @@ Workspace carve_workspace(uint64_t base, int64_t rows, int world) {
   w.rest = take(n * 4);
   w.logprob = take(n * 4);
   w.entropy = take(n * 4);
+  w.cluster_partials = take(n * ir::kMaxCluster * kPartialFields * 4);
   w.partials = take(n * world * kPartialFields * 4);
   return w;
 }
@@ -115,7 +118,9 @@ std::vector<Launch> plan_fused(const CrossEntropySpec& spec, const CrossEntropyC
   a.tensor(c.logits).tensor(c.labels).tensor_if(spec.has_mask, c.mask).ptr_if(spec.has_weights, c.weights);
   a.ptr(w.inv_den).ptr(w.loss_rows).ptr(w.lse).ptr(w.rest).tensor_if(!spec.in_place, c.grad);
   a.i64(c.d1).i64(c.ignore_index).f32(c.grad_scale);
-  std::vector<Launch> launches = {count(spec, c), {CrossEntropyKernel::Fused, c.rows(), a.take()}};
+  int cluster = tuning_for(spec, CrossEntropyKernel::Fused).cluster;
+  a.ptr_if(cluster > 1, w.cluster_partials);
+  std::vector<Launch> launches = {count(spec, c), {CrossEntropyKernel::Fused, c.rows() * cluster, a.take()}};
   if (spec.reduction != Reduction::None) launches.push_back(reduce(c));
   return launches;
 }

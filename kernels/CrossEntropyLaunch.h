@@ -37,6 +37,7 @@ struct RowTensorRef {
 // The O(rows) buffers an op works in (one float or int each, or one per row; partials for every rank).
 struct Workspace {
   uint64_t partials = 0;                                                // world x rows x kPartialFields fp32
+  uint64_t cluster_partials = 0;  // rows x kMaxCluster x kPartialFields fp32: the fused kernel's exchange in a cluster
   uint64_t inv_den = 0;                                                 // 1 fp32: the reduction's scale
   uint64_t bad = 0;                                                     // 1 i32: the out-of-range label count
   uint64_t loss_rows = 0, lse = 0, rest = 0, logprob = 0, entropy = 0;  // rows fp32 each
@@ -44,7 +45,8 @@ struct Workspace {
 };
 
 // The workspace's size in bytes for `rows` rows and `world` ranks, and its carving from one allocation at `base`
-// (each part 16-byte aligned; the scalars come first, at addresses that do not depend on `rows`).
+// (each part 16-byte aligned; the scalars come first, at addresses that do not depend on `rows`, and the partials
+// last, so that a caller exchanging them sees one contiguous tail).
 uint64_t workspace_bytes(int64_t rows, int world);
 Workspace carve_workspace(uint64_t base, int64_t rows, int world);
 

@@ -23,6 +23,14 @@ int64_t walk_extent(const CrossEntropySpec& spec, bool has_head) {
   return spec.vocab_shard + (has_head ? 16 / dtype_bytes(spec.dtype) - 1 : 0);
 }
 
+// The columns each program of a cluster holds: the shard split `cluster` ways, rounded up to whole 16-byte vectors so
+// that every part starts 16-byte aligned when the rows do.
+int64_t cluster_part_width(const CrossEntropySpec& spec, int cluster) {
+  int64_t vector = 16 / dtype_bytes(spec.dtype);
+  int64_t width = (spec.vocab_shard + cluster - 1) / cluster;
+  return (width + vector - 1) / vector * vector;
+}
+
 // Visits a row in tiles of `block` columns: `body(tile, carried)` returns the new carried values.
 using TileBody = std::function<Exprs(const Tile& tile, const Exprs& carried)>;
 Exprs for_each_tile(KernelBuilder& k, const CrossEntropySpec& spec, int64_t block, const Constexprs& c, Expr head,
@@ -71,16 +79,17 @@ struct RowInputs {
   }
 };
 
-// This program's row: its index, its label facts, the label's column in this shard, and where its logits start.
+// The program's row: its index (i64), its label facts, the label's column in this shard, and where its logits start.
 struct Row {
   Expr index;
   LabelFacts facts;
   Expr label_column;
   RowStart logits;
+  // Row `index`, by default the program's index (one program per row).
   static Row begin(KernelBuilder& k, const RowInputs& in, Expr d1, Expr ignore_index, Expr vocab_offset,
-                   const Constexprs& c) {
+                   const Constexprs& c, Expr index = {}) {
     Row r;
-    r.index = k.program_id(0).to(ScalarType::I64);
+    r.index = index.defined() ? index : k.program_id(0).to(ScalarType::I64);
     r.facts = label_facts(k, in.labels, in.mask_or_null(), r.index, d1, ignore_index, c);
     r.label_column = local_label_column(r.facts, vocab_offset, c);
     r.logits = in.logits.row_start(r.index, d1);
@@ -92,6 +101,14 @@ struct Row {
     return for_each_tile(k, spec, block, c, logits.head, std::move(carried), body);
   }
 };
+
+// The label's logit (f32), read once instead of being picked out of every tile; 0 unless `owns_label`.
+Expr label_logit(KernelBuilder& k, const Row& row, Expr owns_label) {
+  Expr column = k.select(owns_label, row.label_column, k.constant_int(0, ScalarType::I32));
+  if (row.logits.head.defined()) column = column + row.logits.head;
+  Expr zero = k.constant(0.0, row.logits.pointer.type().pointee());
+  return k.load(k.addptr(row.logits.pointer, column), owns_label, zero).to(ScalarType::F32);
+}
 
 // The shard's statistics of the row: lanes accumulate tile by tile and meet once at the end. When the row is one tile,
 // `whole_row` receives its logits (to be reused).
@@ -106,13 +123,8 @@ RowStats row_statistics(KernelBuilder& k, const CrossEntropySpec& spec, int64_t 
         if (whole_row) *whole_row = x;
         return LaneStats::first(x, tile.in_row, is_label, c).to_exprs();
       }));
-  // The label's logit, read once instead of being picked out of every tile.
   Expr owns_label = row.label_column >= 0.0;
-  Expr column = k.select(owns_label, row.label_column, k.constant_int(0, ScalarType::I32));
-  if (row.logits.head.defined()) column = column + row.logits.head;
-  Expr zero = k.constant(0.0, row.logits.pointer.type().pointee());
-  Expr x_label = k.load(k.addptr(row.logits.pointer, column), owns_label, zero).to(ScalarType::F32);
-  return stats.finish(x_label, owns_label, c);
+  return stats.finish(label_logit(k, row, owns_label), owns_label, c);
 }
 
 // Writes the gradient of the row, tile by tile; `whole_row` (when defined) holds the logits already.
@@ -140,14 +152,7 @@ std::unique_ptr<Kernel> build_stats(const CrossEntropySpec& spec) {
   Tuning tuning = tuning_for(spec, CrossEntropyKernel::Stats);
   RowStats stats = row_statistics(k, spec, tuning.block, c, row);
 
-  Expr out = k.addptr(partials, row.index * double(kPartialFields));
-  auto field = [&](int f) { return k.addptr(out, k.constant_int(f, ScalarType::I64)); };
-  k.store(field(0), stats.m);
-  k.store(field(1), stats.d_rest);
-  k.store(field(2), stats.e_label);
-  k.store(field(3), stats.x_label);
-  k.if_then(c.smoothing_on(), [&] { k.store(field(4), stats.sum_x); });
-  k.if_then(c.entropy != 0.0, [&] { k.store(field(5), stats.sum_ex); });
+  store_partials(k, k.addptr(partials, row.index * double(kPartialFields)), stats, c);
   k.set_attribute("threads", tuning.threads);
   return k.finish();
 }
@@ -176,6 +181,7 @@ std::unique_ptr<Kernel> build_backward(const CrossEntropySpec& spec) {
 
 std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   KernelBuilder k("ce_fused");
+  Tuning tuning = tuning_for(spec, CrossEntropyKernel::Fused);
   RowInputs in = RowInputs::declare(k, spec, CrossEntropyKernel::Fused, true);
   Expr inv_den = k.param(ir::ptr(ScalarType::F32), "inv_den");
   Expr loss_rows = k.param(ir::ptr(ScalarType::F32), "loss_rows");
@@ -184,22 +190,66 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
       spec.in_place ? in.logits : RowTensor::declare(k, "grad", element_of(spec.dtype), in.logits.alignment);
   Expr d1 = k.param(ir::i64(), "d1"), ignore_index = k.param(ir::i64(), "ignore_index");
   Expr grad_scale = k.param(ir::f32(), "grad_scale");
+  Expr exchange = tuning.cluster > 1 ? k.param(ir::ptr(ScalarType::F32), "exchange") : Expr();
   Constexprs c = Constexprs::declare(k);
+  Expr no_offset = k.constant_int(0, ScalarType::I64);
 
-  Row row = Row::begin(k, in, d1, ignore_index, k.constant_int(0, ScalarType::I64), c);
-  Expr whole_row;  // the row's logits, kept when the row is one tile so that it is read once
-  Tuning tuning = tuning_for(spec, CrossEntropyKernel::Fused);
-  RowStats stats = row_statistics(k, spec, tuning.block, c, row, &whole_row);
+  // The row's statistics and what the gradient needs: the columns the program writes (undefined: the whole row, tile
+  // by tile) with their logits, and whether this program stores the row's loss.
+  RowStats stats;
+  Row row;
+  Tile part;
+  Expr x, stores_row_outputs;
+  if (tuning.cluster == 1) {
+    row = Row::begin(k, in, d1, ignore_index, no_offset, c);
+    stats = row_statistics(k, spec, tuning.block, c, row, &x);  // x: the logits when the row is one tile
+  } else {
+    // Cluster: the row's C programs each hold one part in registers, publish its statistics in `exchange`, wait for
+    // the others at the cluster barrier, and merge all C partials themselves (a few loads from L2).
+    Expr program = k.program_id(0).to(ScalarType::I64);
+    Expr rank = program % double(tuning.cluster);
+    row = Row::begin(k, in, d1, ignore_index, no_offset, c, program / double(tuning.cluster));
+    int64_t width = cluster_part_width(spec, tuning.cluster);
+    Expr first = (rank * double(width)).to(ScalarType::I32);
+    Expr columns = first + k.arange(0, width);
+    part = {columns, columns, columns < c.vocab_shard, true};
+    x = load_logits(k, row.logits.pointer, columns, part.in_row);
+    Expr owns_label = (row.label_column >= first) & (row.label_column < first + double(width));
+    RowStats mine = LaneStats::first(x, part.in_row, columns == row.label_column, c)
+                        .finish(label_logit(k, row, owns_label), owns_label, c);
+    store_partials(k, k.addptr(exchange, program * double(kPartialFields)), mine, c);
+    k.cluster_barrier();
+    Expr partials = k.addptr(exchange, row.index * double(tuning.cluster * kPartialFields));
+    stats = merge_partials(
+        k.constant_int(tuning.cluster, ScalarType::I32),
+        [&](Expr r, int f) { return k.load(k.addptr(partials, r * double(kPartialFields) + double(f))); },
+        k.constant(0.0, ScalarType::F32), c);
+    stores_row_outputs = rank == 0.0;
+  }
 
   Expr d = stats.d_rest + stats.e_label;
   Expr lse = log_sum_exp(stats.m, d), rest = stats.d_rest / d;
   Expr weight = in.weight(k, row.index);
-  k.store(k.addptr(loss_rows, row.index), row_loss(lse, stats.x_label, stats.sum_x, row.facts, c) * weight);
-  k.store(k.addptr(lse_rows, row.index), lse);
-  k.store(k.addptr(rest_rows, row.index), rest);
+  auto store_row_outputs = [&] {
+    k.store(k.addptr(loss_rows, row.index), row_loss(lse, stats.x_label, stats.sum_x, row.facts, c) * weight);
+    k.store(k.addptr(lse_rows, row.index), lse);
+    k.store(k.addptr(rest_rows, row.index), rest);
+  };
+  if (stores_row_outputs.defined())
+    k.if_then(stores_row_outputs, store_row_outputs);
+  else
+    store_row_outputs();
+
   Expr scale = grad_scale * weight * k.load(inv_den);
-  write_gradient(k, spec, tuning.block, c, row, grad.row_start(row.index, d1).pointer, lse, rest, scale, whole_row);
+  Expr grad_start = grad.row_start(row.index, d1).pointer;
+  if (!part.columns.defined()) {
+    write_gradient(k, spec, tuning.block, c, row, grad_start, lse, rest, scale, x);
+  } else {
+    Expr g = gradient(x, part.columns == row.label_column, lse, rest, scale, row.facts.ok, c);
+    k.store(k.addptr(grad_start, part.offsets), g.to(grad_start.type().pointee()), part.in_row);
+  }
   k.set_attribute("threads", tuning.threads);
+  k.set_attribute("cluster", tuning.cluster);
   return k.finish();
 }
 

@@ -1,6 +1,5 @@
 // The kernels that work on tiles of rows rather than on a row's columns: count, combine and reduce. They touch O(rows)
 // bytes, a small fraction of the logits' traffic.
-#include <limits>
 
 #include "kernels/CrossEntropyCommon.h"
 #include "kernels/CrossEntropyKernels.h"
@@ -76,27 +75,10 @@ std::unique_ptr<Kernel> build_combine(const CrossEntropySpec& spec) {
     Expr at = (rank.to(ScalarType::I64) * rows + row) * double(kPartialFields) + double(f);
     return k.load(k.addptr(partials, at), in_range, k.constant(0.0, ScalarType::F32));
   };
-  Expr first = k.constant_int(0, ScalarType::I32), one = k.constant_int(1, ScalarType::I32);
-  Expr minus_inf = k.literal(-std::numeric_limits<double>::infinity(), zero);
-  Expr m = k.for_loop(first, world, one, {minus_inf},
-                      [&](Expr r, const Exprs& acc) { return Exprs{k.max(acc[0], field(r, 0))}; })[0];
-  Expr shift = safe_max(m);
-  RowStats global =
-      RowStats::from(k.for_loop(first, world, one, {m, zero, zero, zero, zero, zero}, [&](Expr r, const Exprs& acc) {
-        RowStats s = RowStats::from(acc);
-        Expr rescale = k.exp(field(r, 0) - shift);
-        s.d_rest = s.d_rest + field(r, 1) * rescale;
-        s.e_label = s.e_label + field(r, 2) * rescale;
-        s.x_label = s.x_label + field(r, 3);
-        s.sum_x = when(
-            c.smoothing_on(), [&] { return s.sum_x + field(r, 4); }, s.sum_x);
-        s.sum_ex = when(
-            c.entropy != 0.0, [&] { return s.sum_ex + field(r, 5) * rescale; }, s.sum_ex);
-        return s.to_exprs();
-      }));
+  RowStats global = merge_partials(world, field, zero, c);
 
   Expr d = global.d_rest + global.e_label;
-  Expr lse = log_sum_exp(m, d);
+  Expr lse = log_sum_exp(global.m, d);
   Expr weight = weights.defined() ? k.load(k.addptr(weights, row), in_range, k.constant(0.0, ScalarType::F32)) : Expr();
   Expr loss = row_loss(lse, global.x_label, global.sum_x, facts, c);
   auto store_rows = [&](Expr base, Expr value) { k.store(k.addptr(base, row), value, in_range); };

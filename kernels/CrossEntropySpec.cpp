@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "compiler/Error.h"
+#include "compiler/ir/IR.h"
 
 namespace xent {
 namespace {
@@ -57,6 +58,8 @@ void CrossEntropySpec::validate() const {
   if (tuning.threads != 0 && (tuning.threads < 32 || tuning.threads > 1024 || tuning.threads % 32))
     throw UserError(cat("tuning.threads: must be a multiple of 32 in [32, 1024], got ", tuning.threads));
   if (tuning.block < 0) throw UserError(cat("tuning.block: must be >= 0 (0 = heuristic), got ", tuning.block));
+  if (tuning.cluster < 0 || tuning.cluster > ir::kMaxCluster)
+    throw UserError(cat("tuning.cluster: must be in [0, ", ir::kMaxCluster, "] (0 = heuristic), got ", tuning.cluster));
 }
 
 std::string CrossEntropySpec::canonical() const {
@@ -65,7 +68,8 @@ std::string CrossEntropySpec::canonical() const {
       << ";vocab=" << vocab << ";vocab_shard=" << vocab_shard << ";label_smoothing=" << label_smoothing
       << ";z_loss=" << z_loss << ";reduction=" << to_string(reduction) << ";mask=" << has_mask
       << ";weights=" << has_weights << ";entropy=" << entropy << ";in_place=" << in_place
-      << ";alignment=" << to_string(alignment) << ";threads=" << tuning.threads << ";block=" << tuning.block;
+      << ";alignment=" << to_string(alignment) << ";threads=" << tuning.threads << ";block=" << tuning.block
+      << ";cluster=" << tuning.cluster;
   return out.str();
 }
 

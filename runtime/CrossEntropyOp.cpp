@@ -53,8 +53,8 @@ void CrossEntropyOp::enqueue(const std::vector<Launch>& launches, CUstream strea
     if (launch.grid == 0) continue;  // zero rows: nothing to launch
     const DeviceKernel& k = kernel(launch.kernel);
     PackedArgs args(launch.args);
-    cuda::launch(k.module, static_cast<unsigned>(launch.grid), static_cast<unsigned>(k.threads), 0, stream,
-                 args.pointers.data());
+    cuda::launch(k.module, static_cast<unsigned>(launch.grid), static_cast<unsigned>(k.threads),
+                 static_cast<unsigned>(k.cluster), 0, stream, args.pointers.data());
   }
 }
 

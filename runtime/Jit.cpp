@@ -9,7 +9,11 @@ namespace xent::runtime {
 namespace {
 
 std::string to_payload(const codegen::CompiledKernel& k) {
-  return nlohmann::json{{"name", k.name}, {"threads", k.threads}, {"shared_bytes", k.shared_bytes}, {"ptx", k.ptx}}
+  return nlohmann::json{{"name", k.name},
+                        {"threads", k.threads},
+                        {"cluster", k.cluster},
+                        {"shared_bytes", k.shared_bytes},
+                        {"ptx", k.ptx}}
       .dump();
 }
 
@@ -20,6 +24,7 @@ std::shared_ptr<codegen::CompiledKernel> from_payload(const std::string& payload
     auto k = std::make_shared<codegen::CompiledKernel>();
     k->name = json.at("name").get<std::string>();
     k->threads = json.at("threads").get<int>();
+    k->cluster = json.at("cluster").get<int>();
     k->shared_bytes = json.at("shared_bytes").get<int>();
     k->ptx = json.at("ptx").get<std::string>();
     return k;

@@ -9,7 +9,8 @@
 // different keys compile in parallel (compile_to_ptx builds its own LLVM context per call). A failed compile reaches
 // every waiter and leaves no entry behind, so a later request tries again.
 //
-// On disk an entry holds what a launch needs, as JSON: {"name", "threads", "shared_bytes", "ptx"}. A kernel loaded
+// On disk an entry holds what a launch needs, as JSON: {"name", "threads", "cluster", "shared_bytes",
+// "ptx"}. A kernel loaded
 // from disk therefore has no llvm_ir and no stage timings. A payload that is not that JSON is recompiled and
 // overwritten.
 //

@@ -25,7 +25,7 @@ std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& spec, CrossEnt
     jit.disk().store(key, runtime::Artifact::Cubin, *cubin);
   }
   return std::make_unique<DeviceKernel>(
-      DeviceKernel{ptx->name, cuda::LoadedKernel(std::span<const char>(*cubin), ptx->name), ptx->threads});
+      DeviceKernel{ptx->name, cuda::LoadedKernel(std::span<const char>(*cubin), ptx->name), ptx->threads, ptx->cluster});
 }
 
 }  // namespace xent

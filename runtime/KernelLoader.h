@@ -15,6 +15,7 @@ struct DeviceKernel {
   std::string name;
   cuda::LoadedKernel module;
   int threads = 0;  // threads per program to launch with
+  int cluster = 1;  // programs per thread-block cluster to launch with
 };
 
 std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& spec, CrossEntropyKernel kernel);

@@ -137,6 +137,28 @@ TEST_F(GpuCrossEntropy, InPlaceAndTunings) {
     }
 }
 
+// The fused kernel with each row split over a thread-block cluster (sm_90): every cluster size, odd and large
+// vocabularies, every option that changes the merged statistics, in place, and unaligned rows.
+TEST_F(GpuCrossEntropy, ClusterFusedRows) {
+  const cuda::DeviceInfo& device = cuda::current_device();
+  if (device.sm_major < 9) GTEST_SKIP() << "thread-block clusters need sm_90; " << device.name << " is " << device.sm();
+  for (int cluster : {2, 3, 4, 8})
+    for (int64_t vocab : {int64_t{7}, int64_t{4097}, int64_t{50257}, int64_t{151936}})
+      for (DType dtype : {DType::BF16, DType::F32}) {
+        if (vocab == 151936 && cluster < 8) continue;  // parts of 19k+ columns and more: long compiles, spills
+        ProblemOptions o = base(dtype, vocab, Mode::Fused);
+        o.spec.tuning = {.threads = 512, .block = 0, .cluster = cluster};
+        o.spec.label_smoothing = cluster == 2 ? 0.1 : 0.0;
+        o.spec.z_loss = cluster == 4 ? 1e-4 : 0.0;
+        o.spec.has_mask = o.spec.has_weights = cluster == 8;
+        o.spec.in_place = cluster == 3;
+        o.misaligned = vocab == 50257 && dtype == DType::BF16;
+        if (o.misaligned) o.spec.alignment = Alignment::Base;
+        o.seed = cluster * 100 + vocab;
+        check(o);
+      }
+}
+
 TEST_F(GpuCrossEntropy, TensorParallelInProcess) {
   std::vector<std::vector<int64_t>> partitions = {{8000, 8000},
                                                   {6284, 6283, 6283},

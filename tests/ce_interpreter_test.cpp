@@ -167,6 +167,33 @@ TEST(CrossEntropy, StreamingTilesMatchWholeRowTiles) {
   }
 }
 
+// A row split over a cluster of programs (Tuning::cluster): parts of every size, the label in any part, every option
+// that changes the merged statistics, and rows past the vocabulary's end in the last part.
+TEST(CrossEntropy, ClusterPartsMatchTheReference) {
+  struct Case {
+    DType dtype;
+    int64_t vocab;
+    int cluster;
+    double smoothing, z_loss;
+    bool mask_and_weights, in_place, misaligned;
+  };
+  for (const Case& c : {Case{DType::BF16, 3000, 2, 0.0, 0.0, false, false, false},
+                        Case{DType::F32, 257, 4, 0.1, 1e-4, true, false, false},
+                        Case{DType::F16, 1001, 8, 0.0, 0.0, false, true, false},
+                        Case{DType::BF16, 50257, 8, 0.1, 0.0, false, false, true},
+                        Case{DType::BF16, 5, 8, 1.0, 0.0, true, false, false}}) {
+    ProblemOptions o = base(c.dtype, c.vocab, Mode::Fused);
+    o.spec.tuning = {.threads = 128, .block = 0, .cluster = c.cluster};
+    o.spec.label_smoothing = c.smoothing, o.spec.z_loss = c.z_loss;
+    o.spec.has_mask = o.spec.has_weights = c.mask_and_weights;
+    o.spec.in_place = c.in_place;
+    o.misaligned = c.misaligned;
+    if (c.misaligned) o.spec.alignment = Alignment::Base;
+    o.d1 = 23;
+    check(o);
+  }
+}
+
 struct ShardCase {
   std::vector<int64_t> shards;
   double smoothing;

@@ -131,7 +131,7 @@ TEST(CudaGpu, CompileLinkLoadLaunch) {
   EXPECT_EQ(kernel.local_bytes(), 0);
   EXPECT_GE(kernel.max_threads_per_block(), compiled.threads);
   expect_doubled(
-      [&](CUstream stream, void** params) { cuda::launch(kernel, kPrograms, compiled.threads, 0, stream, params); });
+      [&](CUstream stream, void** params) { cuda::launch(kernel, kPrograms, compiled.threads, compiled.cluster, 0, stream, params); });
 }
 
 // The launch captured into a CUDA graph, replayed between two timing events.
@@ -142,7 +142,7 @@ TEST(CudaGpu, LaunchInAGraph) {
   const cuda::Driver& d = cuda::driver();
   expect_doubled([&](CUstream stream, void** params) {
     XENT_CU_CHECK(d.cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
-    cuda::launch(kernel, kPrograms, compiled.threads, 0, stream, params);
+    cuda::launch(kernel, kPrograms, compiled.threads, compiled.cluster, 0, stream, params);
     CUgraph graph = nullptr;
     XENT_CU_CHECK(d.cuStreamEndCapture(stream, &graph));
     CUgraphExec exec = nullptr;
@@ -175,7 +175,7 @@ TEST(CudaGpu, LargeDynamicSharedMemory) {
   ASSERT_GE(optin, static_cast<int>(shared + compiled.shared_bytes));
   cuda::LoadedKernel kernel(cubin, compiled.name, shared);
   expect_doubled([&](CUstream stream, void** params) {
-    cuda::launch(kernel, kPrograms, compiled.threads, shared, stream, params);
+    cuda::launch(kernel, kPrograms, compiled.threads, compiled.cluster, shared, stream, params);
   });
 }
 

@@ -39,6 +39,7 @@ CompiledKernel compile_to_ptx(const ir::Kernel& specialized, const TargetOptions
   out.name = specialized.name();
   LayoutMap layouts = timed(out.timings, "layout", [&] { return assign_layouts(specialized); });
   out.threads = layouts.threads();
+  out.cluster = static_cast<int>(specialized.attribute("cluster", 1));
   std::unique_ptr<llvm::TargetMachine> machine = create_target_machine(target.sm);
   llvm::LLVMContext context;
   LoweredModule lowered =

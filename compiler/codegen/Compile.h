@@ -28,6 +28,7 @@ struct CompiledKernel {
   std::string ptx;
   std::string llvm_ir;   // the optimized module, as text (only with TargetOptions::keep_llvm_ir)
   int threads = 0;       // threads per program the kernel must be launched with
+  int cluster = 1;       // programs per thread-block cluster to launch with (the kernel attribute "cluster")
   int shared_bytes = 0;  // static shared memory per program
   std::vector<StageTiming> timings;
 };

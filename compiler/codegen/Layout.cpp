@@ -188,6 +188,7 @@ class Assigner {
           for (size_t r = 0; r < 2; ++r) join(op.result(i), op.region(r).terminator()->operand(i));
         return;
       case OpKind::Yield:
+      case OpKind::ClusterBarrier:
       case OpKind::Return: return;
       case OpKind::Splat:
       case OpKind::Arange:

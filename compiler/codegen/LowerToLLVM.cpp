@@ -73,7 +73,7 @@ class Lowering {
  public:
   Lowering(const ir::Kernel& kernel, const LayoutMap& layouts, llvm::LLVMContext& context,
            const llvm::TargetMachine& machine)
-      : kernel_(kernel), layouts_(layouts), ctx_(context), b_(context) {
+      : kernel_(kernel), layouts_(layouts), ctx_(context), b_(context), machine_(machine) {
     module_ = std::make_unique<llvm::Module>(kernel.name(), context);
     configure_module(*module_, machine);
   }
@@ -240,6 +240,7 @@ class Lowering {
       case OpKind::AddPtr: return lower_addptr(op);
       case OpKind::Load: return lower_load(op);
       case OpKind::Store: return lower_store(op);
+      case OpKind::ClusterBarrier: return cluster_barrier(b_, machine_);
       case OpKind::Reduce: return op.operand(0)->type().rank() == 1 ? lower_reduce(op) : lower_reduce_2d(op);
       case OpKind::For: return lower_for(op);
       case OpKind::If: return lower_if(op);
@@ -728,6 +729,7 @@ class Lowering {
   const LayoutMap& layouts_;
   llvm::LLVMContext& ctx_;
   llvm::IRBuilder<> b_;
+  const llvm::TargetMachine& machine_;
   std::unique_ptr<llvm::Module> module_;
   llvm::Function* function_ = nullptr;
   std::map<int, llvm::Value*> thread_times_;  // tid * w for each vector width

@@ -117,6 +117,15 @@ void barrier(llvm::IRBuilder<>& b) {
 #endif
 }
 
+void cluster_barrier(llvm::IRBuilder<>& b, const llvm::TargetMachine& machine) {
+  std::string sm(machine.getTargetCPU());
+  if (std::stoi(sm.substr(3)) < 90)
+    throw UserError(cat("cluster_barrier needs thread-block clusters (sm_90 or newer), but the kernel is compiled for ",
+                        sm, "; build it without a cluster (tuning cluster = 1)"));
+  b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier_cluster_arrive, {}, {});
+  b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier_cluster_wait, {}, {});
+}
+
 llvm::Value* exp2_approx(llvm::IRBuilder<>& b, llvm::Value* x) {
   return b.CreateIntrinsic(llvm::Intrinsic::nvvm_ex2_approx_ftz_f, {}, {x});
 }

@@ -54,6 +54,11 @@ llvm::Value* program_index(llvm::IRBuilder<>& b, int axis);
 // `bar.sync 0`: every thread of the program waits here.
 void barrier(llvm::IRBuilder<>& b);
 
+// `barrier.cluster.arrive` + `barrier.cluster.wait`: every thread of every program of the thread-block cluster waits
+// here. Their default .release/.acquire semantics make the memory writes before the barrier visible to the cluster's
+// reads after it. Clusters exist from sm_90 on: for an older `machine` this is a UserError.
+void cluster_barrier(llvm::IRBuilder<>& b, const llvm::TargetMachine& machine);
+
 // Fast fp32 math: one MUFU instruction each (ex2.approx.ftz, lg2.approx.ftz, div.approx.ftz; div's error is at most
 // 2 ulp for divisors of magnitude in [2^-126, 2^126]).
 llvm::Value* exp2_approx(llvm::IRBuilder<>& b, llvm::Value* x);

@@ -1,6 +1,11 @@
 #include "compiler/interp/Interpreter.h"
 
 #include <array>
+#include <barrier>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -74,17 +79,11 @@ class Machine {
     }
   }
 
-  void run(Grid grid) {
-    for (int64_t extent : {grid.x, grid.y, grid.z})
-      if (extent < 0 || extent > int64_t{INT32_MAX} + 1)
-        throw UserError(cat("kernel '", kernel_.name(), "': grid extents must lie in [0, 2^31], got (", grid.x, ", ",
-                            grid.y, ", ", grid.z, ")"));
-    for (int64_t z = 0; z < grid.z; ++z)
-      for (int64_t y = 0; y < grid.y; ++y)
-        for (int64_t x = 0; x < grid.x; ++x) {
-          program_ = {x, y, z};
-          execute(body_);
-        }
+  // Runs program (x, y, z); `cluster` is the barrier its cluster_barrier operations wait at (none: a cluster of 1).
+  void run_program(std::array<int64_t, 3> program, std::barrier<>* cluster) {
+    program_ = program;
+    cluster_ = cluster;
+    execute(body_);
   }
 
  private:
@@ -168,6 +167,9 @@ class Machine {
       case OpKind::Load: return memory_.load(in(0), optional(1), optional(2), *out);
       case OpKind::Store: return memory_.store(in(0), in(1), optional(2));
       case OpKind::Reduce: return reduce(a.reduction, a.axis, in(0), *out);
+      case OpKind::ClusterBarrier:
+        if (cluster_) cluster_->arrive_and_wait();
+        return;
       default:
         if (op.info().category == ir::OpCategory::Unary) return unary(op.kind(), in(0), *out);
         if (op.info().category == ir::OpCategory::Binary) return binary(op.kind(), in(0), in(1), *out);
@@ -222,7 +224,40 @@ class Machine {
   Region body_;
   std::vector<Slot> transfer_;  // a loop's yielded values on their way to its arguments
   std::array<int64_t, 3> program_{};
+  std::barrier<>* cluster_ = nullptr;
 };
+
+void check_grid(const ir::Kernel& kernel, Grid grid, int64_t cluster) {
+  for (int64_t extent : {grid.x, grid.y, grid.z})
+    if (extent < 0 || extent > int64_t{INT32_MAX} + 1)
+      throw UserError(cat("kernel '", kernel.name(), "': grid extents must lie in [0, 2^31], got (", grid.x, ", ",
+                          grid.y, ", ", grid.z, ")"));
+  if (cluster < 1 || grid.x % cluster != 0)
+    throw UserError(cat("kernel '", kernel.name(), "': the grid's x extent ", grid.x,
+                        " must be a multiple of its cluster size ", cluster));
+}
+
+// The programs of one cluster run on threads of their own, so that each can wait at the cluster's barrier for the
+// others. A program that fails leaves the barrier (arrive_and_drop) so that the others finish instead of waiting for
+// it; the first failure is rethrown.
+void run_cluster(std::vector<std::unique_ptr<Machine>>& machines, int64_t x0, int64_t y, int64_t z) {
+  std::barrier<> barrier(static_cast<std::ptrdiff_t>(machines.size()));
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  std::vector<std::thread> threads;
+  for (size_t r = 0; r < machines.size(); ++r)
+    threads.emplace_back([&, r] {
+      try {
+        machines[r]->run_program({x0 + int64_t(r), y, z}, &barrier);
+      } catch (...) {
+        std::lock_guard lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+        barrier.arrive_and_drop();
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  if (failure) std::rethrow_exception(failure);
+}
 
 }  // namespace
 
@@ -240,9 +275,21 @@ std::string Arg::str() const {
 }
 
 void run(const ir::Kernel& kernel, Grid grid, std::span<const Arg> args, std::span<const Buffer> buffers) {
-  Machine machine(kernel, buffers);
-  machine.bind(args);
-  machine.run(grid);
+  const int64_t cluster = kernel.attribute("cluster", 1);
+  check_grid(kernel, grid, cluster);
+  std::vector<std::unique_ptr<Machine>> machines;
+  for (int64_t r = 0; r < cluster; ++r) {
+    machines.push_back(std::make_unique<Machine>(kernel, buffers));
+    machines.back()->bind(args);
+  }
+  for (int64_t z = 0; z < grid.z; ++z)
+    for (int64_t y = 0; y < grid.y; ++y)
+      for (int64_t x = 0; x < grid.x; x += cluster) {
+        if (cluster == 1)
+          machines[0]->run_program({x, y, z}, nullptr);
+        else
+          run_cluster(machines, x, y, z);
+      }
 }
 
 }  // namespace xent::interp

@@ -12,6 +12,8 @@
 //
 // Execution model: program instances run one after another (x fastest, then y, then z), each evaluating whole tiles
 // per operation; values live in slots numbered once per run (Slot.h), so the cost per element is a tight loop.
+// A kernel with the attribute "cluster" = C > 1 runs its programs in clusters of C consecutive x indices, the C of a
+// cluster at once on threads of their own, meeting at each cluster_barrier (the grid's x extent must divide by C).
 //
 // Memory safety: every load and store must fall inside one registered Buffer and be aligned to its element size;
 // otherwise run() throws a UserError naming the kernel, the operation and its source location, the program instance,

@@ -174,6 +174,12 @@ void KernelBuilder::store(Expr pointer, Expr value, Expr mask, SrcLoc loc) {
   make(OpKind::Store, operands, {}, std::nullopt, loc);
 }
 
+void KernelBuilder::cluster_barrier(SrcLoc loc) {
+  if (insertion_block_ != &kernel_->body())
+    user_error(loc, "'cluster_barrier' must be at the kernel's top level, where every program of the cluster reaches it");
+  make(OpKind::ClusterBarrier, {}, {}, std::nullopt, loc);
+}
+
 Expr KernelBuilder::reduce(ReduceKind kind, Expr tile, int axis, SrcLoc loc) {
   Attributes a;
   a.reduction = kind;

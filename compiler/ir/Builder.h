@@ -83,6 +83,8 @@ class KernelBuilder {
   Expr addptr(Expr pointer, Expr offset, SrcLoc loc = SrcLoc::current());
   Expr load(Expr pointer, Expr mask = {}, Expr other = {}, SrcLoc loc = SrcLoc::current());
   void store(Expr pointer, Expr value, Expr mask = {}, SrcLoc loc = SrcLoc::current());
+  // Waits for every program of the thread-block cluster (kernel attribute "cluster"); top level only (OpKind.h).
+  void cluster_barrier(SrcLoc loc = SrcLoc::current());
 
   Expr reduce(ReduceKind kind, Expr tile, int axis = 0, SrcLoc loc = SrcLoc::current());
   Expr reduce_sum(Expr tile, SrcLoc loc = SrcLoc::current()) { return reduce(ReduceKind::Sum, tile, 0, loc); }

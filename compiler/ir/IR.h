@@ -173,6 +173,9 @@ struct ParamInfo {
   int align = 0;
 };
 
+// The largest thread-block cluster every sm_90 GPU runs (the "portable" cluster size of the CUDA programming guide).
+inline constexpr int64_t kMaxCluster = 8;
+
 class Kernel {
  public:
   explicit Kernel(std::string name);
@@ -186,7 +189,8 @@ class Kernel {
   Value* param(size_t i) const { return body_->argument(i); }
   const ParamInfo& param_info(size_t i) const { return param_info_.at(i); }
 
-  // Kernel-wide facts chosen at specialization (e.g. "threads" per program); printed with the kernel.
+  // Kernel-wide facts chosen at specialization, printed with the kernel: "threads" per program, and "cluster", the
+  // programs per thread-block cluster (1 to kMaxCluster; default 1).
   std::map<std::string, int64_t>& attributes() { return attributes_; }
   const std::map<std::string, int64_t>& attributes() const { return attributes_; }
   int64_t attribute(const std::string& key, int64_t fallback) const;

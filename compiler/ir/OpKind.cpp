@@ -37,6 +37,7 @@ constexpr std::array kOpTable = {
     OpInfo{"addptr", Other, kNoAttributes, 0, false},
     OpInfo{"load", Other, kNoAttributes, 0, false},
     OpInfo{"store", Other, kNoAttributes, 0, true},
+    OpInfo{"cluster_barrier", Other, kNoAttributes, 0, true},
     OpInfo{"reduce", Other, kReduction | kAxis, 0, false},
     OpInfo{"for", ControlFlow, kNoAttributes, 1, false},
     OpInfo{"if", ControlFlow, kNoAttributes, 2, false},
@@ -62,6 +63,10 @@ bool find_name(const std::array<std::string_view, N>& names, std::string_view na
 }  // namespace
 
 const OpInfo& op_info(OpKind kind) { return kOpTable[static_cast<size_t>(kind)]; }
+
+bool has_result(OpKind kind) {
+  return kind != OpKind::Store && kind != OpKind::ClusterBarrier && op_info(kind).category != Terminator;
+}
 
 bool op_kind_from_name(std::string_view name, OpKind& kind) {
   for (size_t i = 0; i < kOpTable.size(); ++i)

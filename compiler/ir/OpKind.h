@@ -19,6 +19,9 @@
 //   addptr p, offset                      p + offset elements
 //   load   p [, mask [, other]]           masked-off elements read nothing and give `other` (default 0)
 //   store  p, v [, mask]                  masked-off elements write nothing
+//   cluster_barrier                       waits until every program of the thread-block cluster (kernel attribute
+//                                         "cluster") arrives; orders their memory accesses before it (release) before
+//                                         those after it (acquire). Only at the kernel's top level, so all reach it.
 //   reduce <sum|max|min> t, <axis>        fold a tile along an axis (rank 1 gives a scalar)
 //   for    lb, ub, step, inits... { ^(iv, iters...) ... yield }    counted loop with loop-carried values
 //   if     c { ... yield } else { ... yield }                      results are the yielded values
@@ -38,7 +41,7 @@ enum class OpKind : uint8_t {
   Neg, Exp, Exp2, Log, Log2, Tanh,
   Add, Sub, Mul, Div, Rem, Max, Min, And, Or,
   Cmp, Select, Cast,
-  AddPtr, Load, Store,
+  AddPtr, Load, Store, ClusterBarrier,
   Reduce,
   For, If, Yield, Return,
 };
@@ -76,6 +79,8 @@ struct OpInfo {
 };
 
 const OpInfo& op_info(OpKind kind);
+// False for the operations that define no value: store, cluster_barrier and the terminators.
+bool has_result(OpKind kind);
 // The kind whose printed name is `name`; false when there is none.
 bool op_kind_from_name(std::string_view name, OpKind& kind);
 

@@ -326,7 +326,7 @@ class Parser {
   // [axis N] [: type]`, in the order the printer writes them.
   void simple(Block& b, OpKind kind, const std::vector<Token>& names, const Token& op_name) {
     const OpInfo& info = op_info(kind);
-    bool has_result = kind != OpKind::Store && info.category != OpCategory::Terminator;
+    bool has_result = ir::has_result(kind);
     if (!has_result && !names.empty()) fail_at(names[0], cat("'", info.name, "' has no result"));
     if (has_result && names.size() != 1)
       fail_at(names.empty() ? op_name : names[1],
@@ -354,7 +354,8 @@ class Parser {
       a.end = integer("the end of the range");
     }
     std::vector<Value*> operands;
-    if (tok_.kind == Token::Kind::Value) {
+    // cluster_barrier has neither operands nor a result type, so a value after it begins the next operation.
+    if (kind != OpKind::ClusterBarrier && tok_.kind == Token::Kind::Value) {
       do operands.push_back(use());
       while (accept(","));
     }

@@ -141,6 +141,7 @@ std::optional<Type> infer_result_type(OpKind kind, std::span<const Type> operand
         fail(kind, cat("mask must be ", p.with_element(ScalarType::I1).str(), ", got ", operands[2].str()));
       return std::nullopt;
     }
+    case OpKind::ClusterBarrier: expect_count(kind, operands, 0, 0); return std::nullopt;
     case OpKind::Reduce: {
       expect_count(kind, operands, 1, 1);
       const Type& x = operands[0];

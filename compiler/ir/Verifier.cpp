@@ -17,6 +17,9 @@ struct Failure {
 class Verifier {
  public:
   void kernel(const Kernel& k) {
+    int64_t cluster = k.attribute("cluster", 1);
+    if (cluster < 1 || cluster > kMaxCluster)
+      throw Failure{nullptr, cat("the attribute cluster = ", cluster, " must lie in [1, ", kMaxCluster, "]")};
     for (size_t i = 0; i < k.num_params(); ++i) visible_.insert(k.param(i));
     const Operation* last = k.body().terminator();
     if (!last || last->kind() != OpKind::Return) throw Failure{last, "the kernel body must end in 'return'"};
@@ -51,6 +54,11 @@ class Verifier {
       case OpKind::Yield:
         if (!op.parent() || !op.parent()->parent_op()) throw Failure{&op, "'yield' outside a region"};
         return;
+      case OpKind::ClusterBarrier:
+        // Inside a branch or loop some programs of the cluster could skip it, and the others would wait forever.
+        if (op.parent() && op.parent()->parent_op())
+          throw Failure{&op, "'cluster_barrier' must be at the kernel's top level, where every program reaches it"};
+        return typed(op);
       case OpKind::Return:
         if (op.parent() && op.parent()->parent_op()) throw Failure{&op, "'return' inside a region"};
         if (op.num_operands()) throw Failure{&op, "'return' takes no operands"};

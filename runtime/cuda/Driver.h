@@ -75,6 +75,7 @@ inline constexpr int kDriverAbiVersion = 12000;
   X(cuFuncGetAttribute, PFN_cuFuncGetAttribute_v2020, "cuFuncGetAttribute")                             \
   X(cuFuncSetAttribute, PFN_cuFuncSetAttribute_v9000, "cuFuncSetAttribute")                             \
   X(cuLaunchKernel, PFN_cuLaunchKernel_v4000, "cuLaunchKernel")                                         \
+  X(cuLaunchKernelEx, PFN_cuLaunchKernelEx_v11060, "cuLaunchKernelEx")                                   \
   X(cuOccupancyMaxActiveBlocksPerMultiprocessor, PFN_cuOccupancyMaxActiveBlocksPerMultiprocessor_v6050, \
     "cuOccupancyMaxActiveBlocksPerMultiprocessor")
 

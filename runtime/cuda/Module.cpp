@@ -94,10 +94,24 @@ void LoadedKernel::Unload::operator()(CUmod_st* module) const noexcept {
   XENT_CU_CHECK_NOEXCEPT(driver().cuModuleUnload(module));
 }
 
-void launch(const LoadedKernel& kernel, unsigned grid_x, unsigned block_x, unsigned shared_bytes, CUstream stream,
-            void** params) {
-  XENT_CU_CHECK(
-      driver().cuLaunchKernel(kernel.function(), grid_x, 1, 1, block_x, 1, 1, shared_bytes, stream, params, nullptr));
+void launch(const LoadedKernel& kernel, unsigned grid_x, unsigned block_x, unsigned cluster, unsigned shared_bytes,
+            CUstream stream, void** params) {
+  if (cluster <= 1) {
+    XENT_CU_CHECK(
+        driver().cuLaunchKernel(kernel.function(), grid_x, 1, 1, block_x, 1, 1, shared_bytes, stream, params, nullptr));
+    return;
+  }
+  CUlaunchAttribute attribute{};
+  attribute.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+  attribute.value.clusterDim = {cluster, 1, 1};
+  CUlaunchConfig config{};
+  config.gridDimX = grid_x, config.gridDimY = 1, config.gridDimZ = 1;
+  config.blockDimX = block_x, config.blockDimY = 1, config.blockDimZ = 1;
+  config.sharedMemBytes = shared_bytes;
+  config.hStream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  XENT_CU_CHECK(driver().cuLaunchKernelEx(&config, kernel.function(), params, nullptr));
 }
 
 }  // namespace xent::cuda

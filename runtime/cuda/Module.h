@@ -52,9 +52,10 @@ class LoadedKernel {
   int max_threads_per_block_ = 0;
 };
 
-// One-dimensional cuLaunchKernel on the caller's stream; `params` points at each kernel parameter's value, in order.
+// One-dimensional launch on the caller's stream; `params` points at each kernel parameter's value, in order. With
+// `cluster` > 1 the programs run in thread-block clusters of that many (cuLaunchKernelEx; grid_x must divide by it).
 // No allocation, synchronization or driver query: the launch path can afford none of them.
-void launch(const LoadedKernel& kernel, unsigned grid_x, unsigned block_x, unsigned shared_bytes, CUstream stream,
-            void** params);
+void launch(const LoadedKernel& kernel, unsigned grid_x, unsigned block_x, unsigned cluster, unsigned shared_bytes,
+            CUstream stream, void** params);
 
 }  // namespace xent::cuda

@@ -120,7 +120,8 @@ nlohmann::json bench_one(const BenchOptions& o, int64_t vocab, double copy_bw, C
   for (int i = 0; i < o.iterations; ++i) op.enqueue(plan, stream);
   double ms = timer.stop() / o.iterations;
   double useful = passes * double(rows) * vocab * elem;
-  const DeviceKernel& main = op.kernel(o.mode == "fused" ? CrossEntropyKernel::Fused : CrossEntropyKernel::Stats);
+  const CrossEntropyKernel timed_kernel = o.mode == "fused" ? CrossEntropyKernel::Fused : CrossEntropyKernel::Stats;
+  const DeviceKernel& main = op.kernel(timed_kernel);
   return {{"vocab", vocab},
           {"ms", ms},
           {"useful_gb_per_s", useful / (ms * 1e-3) / 1e9},
@@ -129,7 +130,8 @@ nlohmann::json bench_one(const BenchOptions& o, int64_t vocab, double copy_bw, C
           {"registers", main.module.registers()},
           {"spill_bytes", main.module.local_bytes()},
           {"threads", main.threads},
-          {"block", tuning_for(spec, o.mode == "fused" ? CrossEntropyKernel::Fused : CrossEntropyKernel::Stats).block}};
+          {"block", tuning_for(spec, timed_kernel).block},
+          {"cluster", main.cluster}};
 }
 
 void run_bench(const BenchOptions& o) {
@@ -146,7 +148,7 @@ void run_bench(const BenchOptions& o) {
   std::cout << "device: " << device.name << " (" << device.sm() << "), copy bandwidth " << std::fixed
             << std::setprecision(0) << copy_bw / 1e9 << " GB/s (read + write)\n";
   std::cout << "mode " << o.mode << ", " << o.spec.dtype << ", " << o.tokens << " rows\n";
-  std::cout << "     V        ms   useful GB/s  of copy   floor ms  regs  threads  block\n";
+  std::cout << "     V        ms   useful GB/s  of copy   floor ms  regs  threads  block  cluster\n";
   nlohmann::json results = nlohmann::json::array();
   for (int64_t vocab : o.vocabs) {
     nlohmann::json r = bench_one(o, vocab, copy_bw, stream);
@@ -154,7 +156,8 @@ void run_bench(const BenchOptions& o) {
               << std::setw(14) << std::setprecision(0) << r["useful_gb_per_s"].get<double>() << std::setw(8)
               << std::setprecision(0) << 100 * r["fraction_of_copy"].get<double>() << "%" << std::setw(11)
               << std::setprecision(3) << r["floor_ms"].get<double>() << std::setw(6) << r["registers"].get<int>()
-              << std::setw(9) << r["threads"].get<int>() << std::setw(7) << r["block"].get<int64_t>() << "\n";
+              << std::setw(9) << r["threads"].get<int>() << std::setw(7) << r["block"].get<int64_t>()
+              << std::setw(9) << r["cluster"].get<int>() << "\n";
     results.push_back(r);
   }
   XENT_CU_CHECK(cuda::driver().cuStreamDestroy(stream));
