@@ -121,7 +121,7 @@ LaneStats LaneStats::accumulate(Expr x, Expr in_row, Expr is_label, const Conste
   next.m = m_new;
   next.d_rest = d_rest * rescale + k.select(is_label, zero, e);
   next.sum_x = when(
-      c.smoothing_on(), [&] { return sum_x + k.select(in_row, x, zero); }, sum_x);
+      c.smoothing_on(), [&] { return sum_x + (in_row.defined() ? k.select(in_row, x, zero) : x); }, sum_x);
   next.sum_ex = when(
       c.entropy != 0.0, [&] { return sum_ex * rescale + k.select(e > 0.0, e * x, zero); }, sum_ex);
   return next;

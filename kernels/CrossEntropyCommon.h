@@ -86,7 +86,7 @@ struct LaneStats {
   static LaneStats first(Expr x, Expr in_row, Expr is_label, const Constexprs& c);
   // The statistics of no tile yet, for a loop's carried values.
   static LaneStats empty(KernelBuilder& k, const ir::Type::Shape& shape);
-  // Folds in the next tile.
+  // Folds in the next tile (`in_row` as in first()).
   LaneStats accumulate(Expr x, Expr in_row, Expr is_label, const Constexprs& c) const;
   // The row's statistics: lanes merged by block-wide reductions; the label's logit `x_label` (f32, read directly)
   // counts when `owns_label`.

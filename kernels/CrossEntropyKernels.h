@@ -68,7 +68,7 @@ std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec);
 // The tuning a kernel of the family is built with: the spec's choices, and the built-in heuristic's for zero fields.
 // The heuristic comes from a sweep on an H100 (docs/performance.md): row-streaming kernels keep one 16-byte bf16
 // vector per thread per tile with 256 threads; the fused kernel on long rows uses 1024 threads (512 with label
-// smoothing or fp32, for registers), 8 columns each.
+// smoothing or fp32, for registers), 8 columns each; two tiles are loaded per step except on short fused rows.
 Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel);
 
 // The alignment a kernel relies on: the spec's, or less where that measured faster (see the .cpp).

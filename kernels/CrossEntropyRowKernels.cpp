@@ -31,22 +31,54 @@ int64_t cluster_part_width(const CrossEntropySpec& spec, int cluster) {
   return (width + vector - 1) / vector * vector;
 }
 
-// Visits a row in tiles of `block` columns: `body(tile, carried)` returns the new carried values.
-using TileBody = std::function<Exprs(const Tile& tile, const Exprs& carried)>;
-Exprs for_each_tile(KernelBuilder& k, const CrossEntropySpec& spec, int64_t block, const Constexprs& c, Expr head,
-                    Exprs carried, const TileBody& body) {
-  int64_t extent = walk_extent(spec, head.defined());
-  auto tile_at = [&](Expr offsets, bool whole_row) -> Tile {
-    if (!head.defined()) return {offsets, offsets, whole_row ? Expr() : offsets < c.vocab_shard, whole_row};
+// What a walk over a row does with each tile: `load` its data, then `fold` the data into the carried values.
+struct TileWalk {
+  std::function<Expr(const Tile& tile)> load;
+  std::function<Exprs(const Tile& tile, Expr data, const Exprs& carried)> fold;
+};
+
+// Visits a row in tiles of `tuning.block` columns, `tuning.unroll` tiles at a time: the group's loads are all issued
+// before the first fold, so that every thread keeps that many 16-byte loads in flight. Without a head, the groups
+// wholly inside the row run unmasked in a loop and the rest of the row (its length known at specialization, as V is)
+// follows as straight-line masked tiles; with a head every tile is masked.
+Exprs for_each_tile(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const Constexprs& c,
+                    Expr head, Exprs carried, const TileWalk& walk) {
+  const int64_t extent = walk_extent(spec, head.defined()), block = tuning.block;
+  auto tile_at = [&](Expr offsets, bool masked) -> Tile {
+    if (!head.defined()) return {offsets, offsets, masked ? offsets < c.vocab_shard : Expr(), false};
     Expr columns = offsets - head;
-    return {columns, offsets, (columns >= 0.0) & (columns < c.vocab_shard), whole_row};
+    return {columns, offsets, (columns >= 0.0) & (columns < c.vocab_shard), false};
   };
-  if (block >= extent) return body(tile_at(k.arange(0, extent), true), carried);
-  Expr zero = k.constant_int(0, ScalarType::I32), step = k.constant_int(block, ScalarType::I32);
-  Expr end = c.vocab_shard + double(extent - spec.vocab_shard);
-  return k.for_loop(zero, end, step, carried, [&](Expr start, const Exprs& inner) {
-    return body(tile_at(start + k.arange(0, block), false), inner);
-  });
+  auto visit = [&](const std::vector<Tile>& tiles, Exprs values) {
+    std::vector<Expr> data;
+    for (const Tile& tile : tiles) data.push_back(walk.load(tile));
+    for (size_t i = 0; i < tiles.size(); ++i) values = walk.fold(tiles[i], data[i], values);
+    return values;
+  };
+  if (block >= extent) {
+    Expr offsets = k.arange(0, extent);
+    Tile whole = head.defined() ? tile_at(offsets, true) : Tile{offsets, offsets, Expr(), true};
+    whole.whole_row = true;
+    return visit({whole}, carried);
+  }
+  const int64_t group = block * tuning.unroll;
+  // Groups of tiles from column 0 while the group starts before `end`.
+  auto loop = [&](int64_t end, bool masked, Exprs values) {
+    Expr zero = k.constant_int(0, ScalarType::I32), step = k.constant_int(group, ScalarType::I32);
+    return k.for_loop(zero, k.constant_int(end, ScalarType::I32), step, values, [&](Expr start, const Exprs& inner) {
+      std::vector<Tile> tiles;
+      for (int64_t u = 0; u < tuning.unroll; ++u)
+        tiles.push_back(tile_at(start + k.arange(u * block, (u + 1) * block), masked));
+      return visit(tiles, inner);
+    });
+  };
+  if (head.defined()) return loop(extent, true, carried);
+  const int64_t unmasked_end = extent / group * group;
+  if (unmasked_end > 0) carried = loop(unmasked_end, false, carried);
+  std::vector<Tile> tail;
+  for (int64_t start = unmasked_end; start < extent; start += block)
+    tail.push_back(tile_at(k.arange(start, start + block), true));
+  return tail.empty() ? carried : visit(tail, carried);
 }
 
 // The logits of a tile in fp32; -inf past the row's end.
@@ -96,10 +128,12 @@ struct Row {
     return r;
   }
   // Walks the row's tiles (see for_each_tile).
-  Exprs walk(KernelBuilder& k, const CrossEntropySpec& spec, int64_t block, const Constexprs& c, Exprs carried,
-             const TileBody& body) const {
-    return for_each_tile(k, spec, block, c, logits.head, std::move(carried), body);
+  Exprs walk(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const Constexprs& c, Exprs carried,
+             const TileWalk& tile_walk) const {
+    return for_each_tile(k, spec, tuning, c, logits.head, std::move(carried), tile_walk);
   }
+  // The logits of a tile in fp32; -inf past the row's end.
+  Expr load(const Tile& tile) const { return load_logits(logits.pointer.builder(), logits.pointer, tile.offsets, tile.in_row); }
 };
 
 // The label's logit (f32), read once instead of being picked out of every tile; 0 unless `owns_label`.
@@ -112,30 +146,31 @@ Expr label_logit(KernelBuilder& k, const Row& row, Expr owns_label) {
 
 // The shard's statistics of the row: lanes accumulate tile by tile and meet once at the end. When the row is one tile,
 // `whole_row` receives its logits (to be reused).
-RowStats row_statistics(KernelBuilder& k, const CrossEntropySpec& spec, int64_t block, const Constexprs& c,
+RowStats row_statistics(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const Constexprs& c,
                         const Row& row, Expr* whole_row = nullptr) {
-  int64_t lanes = std::min(block, walk_extent(spec, row.logits.head.defined()));
-  LaneStats stats = LaneStats::from(
-      row.walk(k, spec, block, c, LaneStats::empty(k, {lanes}).to_exprs(), [&](const Tile& tile, const Exprs& carried) {
-        Expr x = load_logits(k, row.logits.pointer, tile.offsets, tile.in_row);
-        Expr is_label = tile.columns == row.label_column;
-        if (!tile.whole_row) return LaneStats::from(carried).accumulate(x, tile.in_row, is_label, c).to_exprs();
-        if (whole_row) *whole_row = x;
-        return LaneStats::first(x, tile.in_row, is_label, c).to_exprs();
-      }));
+  int64_t lanes = std::min(tuning.block, walk_extent(spec, row.logits.head.defined()));
+  auto fold = [&](const Tile& tile, Expr x, const Exprs& carried) {
+    Expr is_label = tile.columns == row.label_column;
+    if (!tile.whole_row) return LaneStats::from(carried).accumulate(x, tile.in_row, is_label, c).to_exprs();
+    if (whole_row) *whole_row = x;
+    return LaneStats::first(x, tile.in_row, is_label, c).to_exprs();
+  };
+  LaneStats stats = LaneStats::from(row.walk(k, spec, tuning, c, LaneStats::empty(k, {lanes}).to_exprs(),
+                                             {[&](const Tile& tile) { return row.load(tile); }, fold}));
   Expr owns_label = row.label_column >= 0.0;
   return stats.finish(label_logit(k, row, owns_label), owns_label, c);
 }
 
 // Writes the gradient of the row, tile by tile; `whole_row` (when defined) holds the logits already.
-void write_gradient(KernelBuilder& k, const CrossEntropySpec& spec, int64_t block, const Constexprs& c, const Row& row,
-                    Expr grad_start, Expr lse, Expr rest, Expr scale, Expr whole_row = {}) {
-  row.walk(k, spec, block, c, {}, [&](const Tile& tile, const Exprs&) {
-    Expr x = whole_row.defined() ? whole_row : load_logits(k, row.logits.pointer, tile.offsets, tile.in_row);
+void write_gradient(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const Constexprs& c,
+                    const Row& row, Expr grad_start, Expr lse, Expr rest, Expr scale, Expr whole_row = {}) {
+  auto load = [&](const Tile& tile) { return whole_row.defined() ? whole_row : row.load(tile); };
+  auto fold = [&](const Tile& tile, Expr x, const Exprs&) {
     Expr g = gradient(x, tile.columns == row.label_column, lse, rest, scale, row.facts.ok, c);
     k.store(k.addptr(grad_start, tile.offsets), g.to(grad_start.type().pointee()), tile.in_row);
     return Exprs{};
-  });
+  };
+  row.walk(k, spec, tuning, c, {}, {load, fold});
 }
 
 }  // namespace
@@ -150,7 +185,7 @@ std::unique_ptr<Kernel> build_stats(const CrossEntropySpec& spec) {
 
   Row row = Row::begin(k, in, d1, ignore_index, vocab_offset, c);
   Tuning tuning = tuning_for(spec, CrossEntropyKernel::Stats);
-  RowStats stats = row_statistics(k, spec, tuning.block, c, row);
+  RowStats stats = row_statistics(k, spec, tuning, c, row);
 
   store_partials(k, k.addptr(partials, row.index * double(kPartialFields)), stats, c);
   k.set_attribute("threads", tuning.threads);
@@ -174,7 +209,7 @@ std::unique_ptr<Kernel> build_backward(const CrossEntropySpec& spec) {
   Expr scale = k.load(grad_output.row_pointer(row.index, d1)) * in.weight(k, row.index) * k.load(inv_den);
   Expr lse = k.load(k.addptr(lse_rows, row.index)), rest = k.load(k.addptr(rest_rows, row.index));
   // Alignment::Base promises the gradient has the logits' strides, so its rows have the same head.
-  write_gradient(k, spec, tuning.block, c, row, grad.row_start(row.index, d1).pointer, lse, rest, scale);
+  write_gradient(k, spec, tuning, c, row, grad.row_start(row.index, d1).pointer, lse, rest, scale);
   k.set_attribute("threads", tuning.threads);
   return k.finish();
 }
@@ -202,7 +237,7 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   Expr x, stores_row_outputs;
   if (tuning.cluster == 1) {
     row = Row::begin(k, in, d1, ignore_index, no_offset, c);
-    stats = row_statistics(k, spec, tuning.block, c, row, &x);  // x: the logits when the row is one tile
+    stats = row_statistics(k, spec, tuning, c, row, &x);  // x: the logits when the row is one tile
   } else {
     // Cluster: the row's C programs each hold one part in registers, publish its statistics in `exchange`, wait for
     // the others at the cluster barrier, and merge all C partials themselves (a few loads from L2).
@@ -243,7 +278,7 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   Expr scale = grad_scale * weight * k.load(inv_den);
   Expr grad_start = grad.row_start(row.index, d1).pointer;
   if (!part.columns.defined()) {
-    write_gradient(k, spec, tuning.block, c, row, grad_start, lse, rest, scale, x);
+    write_gradient(k, spec, tuning, c, row, grad_start, lse, rest, scale, x);
   } else {
     Expr g = gradient(x, part.columns == row.label_column, lse, rest, scale, row.facts.ok, c);
     k.store(k.addptr(grad_start, part.offsets), g.to(grad_start.type().pointee()), part.in_row);

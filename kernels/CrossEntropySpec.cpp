@@ -58,6 +58,8 @@ void CrossEntropySpec::validate() const {
   if (tuning.threads != 0 && (tuning.threads < 32 || tuning.threads > 1024 || tuning.threads % 32))
     throw UserError(cat("tuning.threads: must be a multiple of 32 in [32, 1024], got ", tuning.threads));
   if (tuning.block < 0) throw UserError(cat("tuning.block: must be >= 0 (0 = heuristic), got ", tuning.block));
+  if (tuning.unroll < 0 || tuning.unroll > 8)
+    throw UserError(cat("tuning.unroll: must be in [0, 8] (0 = heuristic), got ", tuning.unroll));
   if (tuning.cluster < 0 || tuning.cluster > ir::kMaxCluster)
     throw UserError(cat("tuning.cluster: must be in [0, ", ir::kMaxCluster, "] (0 = heuristic), got ", tuning.cluster));
 }
@@ -69,7 +71,7 @@ std::string CrossEntropySpec::canonical() const {
       << ";z_loss=" << z_loss << ";reduction=" << to_string(reduction) << ";mask=" << has_mask
       << ";weights=" << has_weights << ";entropy=" << entropy << ";in_place=" << in_place
       << ";alignment=" << to_string(alignment) << ";threads=" << tuning.threads << ";block=" << tuning.block
-      << ";cluster=" << tuning.cluster;
+      << ";unroll=" << tuning.unroll << ";cluster=" << tuning.cluster;
   return out.str();
 }
 

@@ -36,6 +36,7 @@ int dtype_bytes(DType d);
 struct Tuning {
   int threads = 0;    // threads per program (a multiple of 32, at most 1024)
   int64_t block = 0;  // columns per tile when streaming the row; a block >= the shard holds the whole row as one tile
+  int unroll = 0;     // tiles whose loads are in flight together per step of the walk over a row
   int cluster = 0;    // fused kernel: programs sharing a row (a thread-block cluster, sm_90), each holding its part
                       // of the row in registers so that the logits are read once; 1 = one program streams the row
   bool operator==(const Tuning&) const = default;

@@ -167,6 +167,21 @@ TEST(CrossEntropy, StreamingTilesMatchWholeRowTiles) {
   }
 }
 
+// Unrolled walks: unmasked groups, then a masked tail of up to `unroll` tiles (none when the groups cover the row), and
+// with row heads (Alignment::Base) masked groups throughout.
+TEST(CrossEntropy, UnrolledWalksMatchTheReference) {
+  for (int unroll : {2, 3})
+    for (int64_t vocab : {int64_t{3000}, int64_t{3072}, int64_t{3001}})
+      for (Mode mode : {Mode::Fused, Mode::ForwardBackward}) {
+        ProblemOptions o = base(DType::BF16, vocab, mode);
+        o.spec.tuning = {.threads = 64, .block = 512, .unroll = unroll};
+        o.spec.label_smoothing = unroll == 3 ? 0.1 : 0.0;
+        o.misaligned = vocab == 3001;
+        if (o.misaligned) o.spec.alignment = Alignment::Base;
+        check(o);
+      }
+}
+
 // A row split over a cluster of programs (Tuning::cluster): parts of every size, the label in any part, every option
 // that changes the merged statistics, and rows past the vocabulary's end in the last part.
 TEST(CrossEntropy, ClusterPartsMatchTheReference) {

@@ -15,6 +15,7 @@ void SpecOptions::add_to(CLI::App& command) {
       ->capture_default_str();
   command.add_option("--threads", threads, "threads per program, a multiple of 32 (default: heuristic)");
   command.add_option("--block", block, "columns per tile when streaming a row (default: heuristic)");
+  command.add_option("--unroll", unroll, "tiles of a row loaded together per step, 1-8 (default: heuristic)");
   command.add_option("--cluster", cluster,
                      "fused kernel: programs sharing a row as a thread-block cluster, 1-8 (sm_90; default: heuristic)");
 }
@@ -31,6 +32,7 @@ CrossEntropySpec SpecOptions::spec() const {
   s.alignment = parse_alignment(alignment, "--alignment");
   s.tuning.threads = threads;
   s.tuning.block = block;
+  s.tuning.unroll = unroll;
   s.tuning.cluster = cluster;
   s.validate();
   return s;

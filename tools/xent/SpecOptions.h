@@ -20,6 +20,7 @@ struct SpecOptions {
   std::string alignment = "rows";
   int threads = 0;
   int64_t block = 0;
+  int unroll = 0;
   int cluster = 0;
 
   void add_to(CLI::App& command);
