@@ -31,7 +31,9 @@ VOCABS = [16032, 18992, 32000, 37984, 50257, 128256, 151936, 256000]
 WARMUPS = 3
 COPY_BYTES = 1 << 30
 VARIANTS = {"eager": "torch eager", "compile": "torch.compile", "xent_fused": "xent fused",
-            "xent_fwd_bwd": "xent fwd+bwd"}
+            "xent_fwd_bwd": "xent fwd+bwd", "xent_torch": "xent.torch"}
+HOST_SHAPE = (8, 16032)  # rows, V: small enough that every variant's time per step is its host time
+HOST_CALLS = 300
 
 
 class Failure(Exception):
@@ -170,6 +172,42 @@ def make_xent(torch, logits, labels, fused: bool):
     return step
 
 
+def make_xent_torch(torch, logits, labels):
+    """xent's PyTorch face (runtime/python/xent/torch.py) through autograd, as training code calls it: the C API's
+    kernels plus the Python layer's per-call work (argument checks, op cache lookup, workspace from the allocator)."""
+    from xent import torch as xent_torch
+    return torch_step(torch, xent_torch.cross_entropy, logits, labels)
+
+
+MAKERS = {"eager": make_eager, "compile": make_compile,
+          "xent_fused": lambda t, x, y: make_xent(t, x, y, fused=True),
+          "xent_fwd_bwd": lambda t, x, y: make_xent(t, x, y, fused=False),
+          "xent_torch": make_xent_torch}
+
+
+def host_overhead(torch) -> dict:
+    """Microseconds per step on a tiny problem, where the GPU finishes each step before the host has issued the next:
+    the time is what the host spends per call (Python, autograd, argument checks, launches)."""
+    import time
+    rows, vocab = HOST_SHAPE
+    logits = torch.randn(rows, vocab, dtype=torch.bfloat16, device="cuda").requires_grad_()
+    labels = torch.randint(0, vocab, (rows,), dtype=torch.int64, device="cuda")
+    result = {}
+    for key, make in MAKERS.items():
+        if key == "compile":
+            continue  # its host path is the eager one's plus guards; compilation would dominate a short run
+        step = make(torch, logits, labels)
+        for _ in range(WARMUPS):
+            step()
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(HOST_CALLS):
+            step()
+        torch.cuda.synchronize()
+        result[key] = (time.perf_counter() - start) / HOST_CALLS * 1e6
+    return result
+
+
 def run_variant(torch, make, logits, labels, ref_loss: float, iterations: int) -> dict:
     """Times one variant and checks its first step; a variant that fails (out of memory above all) is recorded as
     skipped with its reason, so the other variants and shapes still run."""
@@ -202,10 +240,7 @@ def bench_shape(torch, tokens: int, vocab: int, copy_bw: float, iterations: int)
         row["variants"] = {key: {"skipped": "out of memory (inputs)"} for key in VARIANTS}
         torch.cuda.empty_cache()
         return row
-    makers = {"eager": make_eager, "compile": make_compile,
-              "xent_fused": lambda t, x, y: make_xent(t, x, y, fused=True),
-              "xent_fwd_bwd": lambda t, x, y: make_xent(t, x, y, fused=False)}
-    for key, make in makers.items():
+    for key, make in MAKERS.items():
         result = run_variant(torch, make, logits, labels, ref_loss, iterations)
         if "ms" in result:
             result["fraction_of_copy"] = fused_bytes / (result["ms"] * 1e-3) / copy_bw
@@ -227,16 +262,20 @@ def timing_cell(result: dict) -> str:
 
 
 def print_timing_header() -> None:
-    print(f"{'V':>7} | {'eager ms':>14} | {'compile ms':>14} | {'xent fused ms':>14} | {'xent fwd+bwd ms':>15}"
-          f" {'(own 6NV)':>9} | {'floor ms':>8}")
+    names = [f"{name + ' ms':>15}" + (f" {'(own 6NV)':>9}" if key == "xent_fwd_bwd" else "")
+             for key, name in VARIANTS.items()]
+    print(f"{'V':>7} | " + " | ".join(names) + f" | {'floor ms':>8}")
 
 
 def print_timing_row(row: dict) -> None:
-    cells = [timing_cell(row["variants"][key]) for key in VARIANTS]
-    own = row["variants"]["xent_fwd_bwd"].get("fraction_of_copy_own_bytes")
-    own_cell = f"({100 * own:.0f}%)" if own is not None else ""
-    print(f"{row['vocab']:>7} | {cells[0]:>14} | {cells[1]:>14} | {cells[2]:>14} | {cells[3]:>15} {own_cell:>9} | "
-          f"{row['floor_ms']:>8.3f}", flush=True)
+    cells = []
+    for key in VARIANTS:
+        cell = f"{timing_cell(row['variants'][key]):>15}"
+        if key == "xent_fwd_bwd":
+            own = row["variants"][key].get("fraction_of_copy_own_bytes")
+            cell += f" {f'({100 * own:.0f}%)' if own is not None else '':>9}"
+        cells.append(cell)
+    print(f"{row['vocab']:>7} | " + " | ".join(cells) + f" | {row['floor_ms']:>8.3f}", flush=True)
 
 
 def print_correctness(rows: list[dict]) -> None:
@@ -307,10 +346,14 @@ def main(argv: list[str]) -> int:
         rows.append(bench_shape(torch, args.tokens, vocab, copy_bw, args.iterations))
         print_timing_row(rows[-1])
     print_correctness(rows)
+    host = host_overhead(torch)
+    print(f"\nhost time per step, N = {HOST_SHAPE[0]}, V = {HOST_SHAPE[1]} (mean of {HOST_CALLS} steps; the GPU is "
+          "idle most of it): " + ", ".join(f"{VARIANTS[key]} {us:.1f} us" for key, us in host.items()))
     if args.json:
         doc = {"device": device, "torch": torch.__version__, "cuda": torch.version.cuda,
                "xent": capi.version(), "copy_gb_per_s": copy_bw / 1e9, "dtype": "bf16", "tokens": args.tokens,
                "iterations": args.iterations, "warmups": WARMUPS,
+               "host_us_per_step": host, "host_shape": list(HOST_SHAPE),
                "useful_bytes": "fraction_of_copy on 4*N*V; xent_fwd_bwd.fraction_of_copy_own_bytes on 6*N*V",
                "results": rows}
         Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")

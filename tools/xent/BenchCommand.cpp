@@ -30,7 +30,26 @@ struct BenchOptions {
   int iterations = 20;
   std::string json;
   bool host = false;
+  bool latency = false;
 };
+
+// The launch-latency floor of `plan`: as many back-to-back launches of the reduce kernel over zero rows (one program
+// that stores one float), so that only the cost of launching remains.
+std::vector<Launch> launch_floor(const std::vector<Launch>& plan, const CrossEntropyCall& call) {
+  Launch empty{CrossEntropyKernel::Reduce, 1,
+               {KernelArg::ptr(call.workspace.loss_rows), KernelArg::ptr(call.workspace.inv_den),
+                KernelArg::ptr(call.workspace.loss), KernelArg::i64(0)}};  // reduce's ABI (CrossEntropyKernels.h)
+  return std::vector<Launch>(plan.size(), empty);
+}
+
+// Mean milliseconds per enqueue of `plan`, after warm-ups.
+double time_plan(const CrossEntropyOp& op, const std::vector<Launch>& plan, int iterations, CUstream stream) {
+  for (int i = 0; i < 3; ++i) op.enqueue(plan, stream);
+  cuda::StreamTimer timer(stream);
+  timer.start();
+  for (int i = 0; i < iterations; ++i) op.enqueue(plan, stream);
+  return timer.stop() / iterations;
+}
 
 // Bytes read plus bytes written by a device-to-device copy, per second.
 double copy_bandwidth(CUstream stream) {
@@ -114,11 +133,7 @@ nlohmann::json bench_one(const BenchOptions& o, int64_t vocab, double copy_bw, C
     throw UserError(cat("--mode: unknown mode '", o.mode, "'; use fused, fwd-bwd or fwd"));
   }
 
-  for (int i = 0; i < 3; ++i) op.enqueue(plan, stream);
-  cuda::StreamTimer timer(stream);
-  timer.start();
-  for (int i = 0; i < o.iterations; ++i) op.enqueue(plan, stream);
-  double ms = timer.stop() / o.iterations;
+  double ms = time_plan(op, plan, o.iterations, stream);
   double useful = passes * double(rows) * vocab * elem;
   const CrossEntropyKernel timed_kernel = o.mode == "fused" ? CrossEntropyKernel::Fused : CrossEntropyKernel::Stats;
   const DeviceKernel& main = op.kernel(timed_kernel);
@@ -131,7 +146,29 @@ nlohmann::json bench_one(const BenchOptions& o, int64_t vocab, double copy_bw, C
           {"spill_bytes", main.module.local_bytes()},
           {"threads", main.threads},
           {"block", tuning_for(spec, timed_kernel).block},
-          {"cluster", main.cluster}};
+          {"cluster", main.cluster},
+          {"launches", plan.size()},
+          {"launch_floor_ms", time_plan(op, launch_floor(plan, call), o.iterations, stream)}};
+}
+
+// Small batches (the inference case): the time of a step against the launch-latency floor of its launches.
+nlohmann::json bench_latency(const BenchOptions& o, double copy_bw, CUstream stream) {
+  const int64_t vocab = o.vocabs.empty() ? 50257 : o.vocabs.front();
+  std::cout << "small batches, V = " << vocab << ": time per step against the floor of as many empty launches\n"
+            << "  rows   step us  floor us  ratio  launches\n";
+  nlohmann::json results = nlohmann::json::array();
+  for (int64_t rows : {1, 8, 64, 512}) {
+    BenchOptions one = o;
+    one.tokens = rows;
+    nlohmann::json r = bench_one(one, vocab, copy_bw, stream);
+    r["rows"] = rows;
+    double step = r["ms"].get<double>() * 1e3, floor = r["launch_floor_ms"].get<double>() * 1e3;
+    std::cout << std::setw(6) << rows << std::setw(10) << std::setprecision(1) << step << std::setw(10) << floor
+              << std::setw(7) << std::setprecision(2) << step / floor << std::setw(10) << r["launches"].get<size_t>()
+              << "\n";
+    results.push_back(r);
+  }
+  return results;
 }
 
 void run_bench(const BenchOptions& o) {
@@ -147,6 +184,14 @@ void run_bench(const BenchOptions& o) {
   double copy_bw = copy_bandwidth(stream);
   std::cout << "device: " << device.name << " (" << device.sm() << "), copy bandwidth " << std::fixed
             << std::setprecision(0) << copy_bw / 1e9 << " GB/s (read + write)\n";
+  if (o.latency) {
+    nlohmann::json results = bench_latency(o, copy_bw, stream);
+    XENT_CU_CHECK(cuda::driver().cuStreamDestroy(stream));
+    if (!o.json.empty())
+      std::ofstream(o.json) << nlohmann::json{{"device", device.name}, {"mode", o.mode}, {"results", results}}.dump(2)
+                            << "\n";
+    return;
+  }
   std::cout << "mode " << o.mode << ", " << o.spec.dtype << ", " << o.tokens << " rows\n";
   std::cout << "     V        ms   useful GB/s  of copy   floor ms  regs  threads  block  cluster\n";
   nlohmann::json results = nlohmann::json::array();
@@ -191,6 +236,9 @@ void add_bench_command(CLI::App& app) {
   bench->add_flag("--host", o->host,
                   "measure the host side instead: context creation, first-call kernel loading, host time per call "
                   "(first V of --vocabs)");
+  bench->add_flag("--latency", o->latency,
+                  "small batches instead: 1 to 512 rows of the first V of --vocabs, each step's time against the "
+                  "launch-latency floor of as many empty launches");
   bench->callback([o] { run_bench(*o); });
 }
 
