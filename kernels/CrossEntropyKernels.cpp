@@ -1,5 +1,6 @@
 #include "kernels/CrossEntropyKernels.h"
 
+#include <algorithm>
 #include <array>
 
 #include "compiler/Error.h"
@@ -38,6 +39,11 @@ std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec) {
   return kernels;
 }
 
+bool uses_tuning(CrossEntropyKernel kernel) {
+  return kernel == CrossEntropyKernel::Stats || kernel == CrossEntropyKernel::Backward ||
+         kernel == CrossEntropyKernel::Fused;
+}
+
 Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
   Tuning t = spec.tuning;
   // 1024 threads leave 64 registers a thread: enough for the two per-lane sums of a plain fused row, not for the
@@ -47,7 +53,13 @@ Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
   int threads = !long_fused_row ? 256 : lean ? 1024 : 512;
   if (t.threads == 0) t.threads = threads;
   if (t.block == 0) t.block = int64_t{8} * threads;
+  t.block = std::min(t.block, row_extent(spec, kernel));
   return t;
+}
+
+int64_t row_extent(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
+  bool head = alignment_for(spec, kernel) == Alignment::Base;
+  return spec.vocab_shard + (head ? 16 / dtype_bytes(spec.dtype) - 1 : 0);
 }
 
 Alignment alignment_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {

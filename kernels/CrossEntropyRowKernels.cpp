@@ -18,7 +18,8 @@ struct Tile {
   bool whole_row;
 };
 
-// The offsets a row's walk covers: the row, and with a head (Alignment::Base) up to one vector more.
+// The offsets a row's walk covers: the row, and with a head (Alignment::Base) up to one vector more. The same number
+// as row_extent (CrossEntropyKernels.h), which the tuning side uses: a row has a head exactly when alignment_for is Base.
 int64_t walk_extent(const CrossEntropySpec& spec, bool has_head) {
   return spec.vocab_shard + (has_head ? 16 / dtype_bytes(spec.dtype) - 1 : 0);
 }
