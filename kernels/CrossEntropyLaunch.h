@@ -26,6 +26,7 @@ struct Launch {
   CrossEntropyKernel kernel;
   int64_t grid;  // programs along x
   std::vector<KernelArg> args;
+  int64_t rows = 0;  // the call's row count: the CUDA runtime picks a tuned variant by it (runtime/tuning/)
 };
 
 // A tensor addressed by rows: its address and the element strides of the two leading dimensions.

@@ -15,6 +15,7 @@ struct DeviceKernel {
   std::string name;
   cuda::LoadedKernel module;
   int threads = 0;  // threads per program to launch with
+  Tuning tuning;    // what it was built with (tuning_for); zeros for a kernel that takes no tuning
 };
 
 std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& spec, CrossEntropyKernel kernel);
