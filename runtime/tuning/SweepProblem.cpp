@@ -67,6 +67,14 @@ SweepProblem::SweepProblem(const CrossEntropySpec& spec, int64_t rows) {
     labels_ = cuda::DeviceBuffer(labels.size() * 4);
     labels_.upload(labels);
   }
+  if (spec.has_mask) {
+    mask_ = cuda::DeviceBuffer(rows * 4);
+    mask_.upload(std::vector<int32_t>(rows, 1));
+  }
+  if (spec.has_weights) {
+    weights_ = cuda::DeviceBuffer(rows * 4);
+    weights_.upload(std::vector<float>(rows, 1.0f));
+  }
   const float one = 1.0f;
   upstream_ = cuda::DeviceBuffer(4);
   upstream_.upload(&one, 4);
@@ -77,6 +85,8 @@ SweepProblem::SweepProblem(const CrossEntropySpec& spec, int64_t rows) {
   call_.logits = {logits_.address(), elements, stride};
   call_.grad = spec.in_place ? call_.logits : RowTensorRef{grad_.address(), elements, stride};
   call_.labels = {labels_.address(), rows, 1};
+  call_.mask = {mask_.address(), rows, 1};
+  call_.weights = weights_.address();
   call_.grad_output = {upstream_.address(), 0, 0};
   call_.workspace = carve_workspace(workspace_.address(), rows, 1);
 }
