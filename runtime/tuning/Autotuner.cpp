@@ -13,6 +13,7 @@
 #include "runtime/cuda/Driver.h"
 #include "runtime/cuda/Timer.h"
 #include "runtime/tuning/SweepProblem.h"
+#include "runtime/tuning/TunedKernels.h"
 #include "runtime/tuning/TuningStore.h"
 
 namespace xent::runtime {

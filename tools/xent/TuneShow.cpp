@@ -3,7 +3,6 @@
 #include <iomanip>
 #include <iostream>
 
-#include "compiler/Error.h"
 #include "runtime/tuning/TuningStore.h"
 
 namespace xent::tools {
