@@ -1,5 +1,6 @@
 #include "kernels/CrossEntropyKernels.h"
 
+#include <algorithm>
 #include <array>
 
 #include "compiler/Error.h"
@@ -38,6 +39,11 @@ std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec) {
   return kernels;
 }
 
+bool uses_tuning(CrossEntropyKernel kernel) {
+  return kernel == CrossEntropyKernel::Stats || kernel == CrossEntropyKernel::Backward ||
+         kernel == CrossEntropyKernel::Fused;
+}
+
 Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
   Tuning t = spec.tuning;
   // 1024 threads leave 64 registers a thread: enough for the two per-lane sums of a plain fused row, not for the
@@ -52,7 +58,17 @@ Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
   if (t.unroll == 0) t.unroll = kernel == CrossEntropyKernel::Fused && !long_fused_row ? 1 : 2;
   // Only the fused kernel splits a row over a cluster; the others walk their rows alone.
   if (kernel != CrossEntropyKernel::Fused || t.cluster == 0) t.cluster = 1;
+  // Tunings that build the same code are written the same: a cluster holds the whole row, and a whole-row tile has
+  // nothing to unroll.
+  const int64_t extent = row_extent(spec, kernel);
+  t.block = t.cluster > 1 ? extent : std::min(t.block, extent);
+  if (t.block == extent) t.unroll = 1;
   return t;
+}
+
+int64_t row_extent(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
+  bool head = alignment_for(spec, kernel) == Alignment::Base;
+  return spec.vocab_shard + (head ? 16 / dtype_bytes(spec.dtype) - 1 : 0);
 }
 
 Alignment alignment_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {

@@ -31,7 +31,7 @@
 //             inv_den ptr<f32>, grad[T] (absent when in place), d1 i64, ignore_index i64, vocab_offset i64
 //   fused:    logits[T], labels[T], mask[T]?, weights ptr<f32>?, inv_den ptr<f32>, loss_rows, lse, rest (ptr<f32>),
 //             grad[T] (absent when in place), d1 i64, ignore_index i64, grad_scale f32,
-//             exchange ptr<f32> (only with a cluster: rows x cluster x kPartialFields)
+//             exchange ptr<f32> (rows x cluster x kPartialFields; used only with a cluster)
 // `?` marks parameters present only when the spec has a mask / weights.
 //
 // Row kernels run one program per row (grid = rows), so they take no row count; the fused kernel with a cluster of C
@@ -65,11 +65,23 @@ CrossEntropyKernel kernel_from_name(std::string_view name);
 // The kernels an op with this spec uses (fused only for a single shard).
 std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec);
 
-// The tuning a kernel of the family is built with: the spec's choices, and the built-in heuristic's for zero fields.
+// The kernels whose code depends on the spec's Tuning (stats, backward, fused: the ones that walk a row). The others
+// take none and are built the same for every tuning.
+bool uses_tuning(CrossEntropyKernel kernel);
+
+// The tuning a kernel of the family is built with: the spec's choices, and the built-in heuristic's for zero fields,
+// with a block longer than the row's extent cut to it (both hold the row as one tile, so they build the same code).
 // The heuristic comes from a sweep on an H100 (docs/performance.md): row-streaming kernels keep one 16-byte bf16
 // vector per thread per tile with 256 threads; the fused kernel on long rows uses 1024 threads (512 with label
 // smoothing or fp32, for registers), 8 columns each; two tiles are loaded per step except on short fused rows.
+// `xent tune` measures how far it is from the best of its space (kernels/CrossEntropyTuning.h) and stores the winners
+// that the runtime then prefers (runtime/tuning/).
 Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel);
+
+// The columns a row kernel's walk covers: the shard, plus up to one vector before each row when the kernel reads rows
+// from the 16-byte boundary before them (Alignment::Base, see alignment_for). A block at least this long holds the
+// whole row as one tile (for_each_tile in CrossEntropyRowKernels.cpp).
+int64_t row_extent(const CrossEntropySpec& spec, CrossEntropyKernel kernel);
 
 // The alignment a kernel relies on: the spec's, or less where that measured faster (see the .cpp).
 Alignment alignment_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel);

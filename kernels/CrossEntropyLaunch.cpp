@@ -33,12 +33,13 @@ Launch count(const CrossEntropySpec& spec, const CrossEntropyCall& c) {
   Args a;
   a.tensor(c.labels).tensor_if(spec.has_mask, c.mask).ptr(w.inv_den).ptr(w.bad);
   a.i64(c.rows()).i64(c.d1).i64(c.ignore_index).f32(c.normalizer);
-  return {CrossEntropyKernel::Count, 1, a.take()};
+  return {CrossEntropyKernel::Count, 1, a.take(), c.rows()};
 }
 
 Launch reduce(const CrossEntropyCall& c) {
   const Workspace& w = c.workspace;
-  return {CrossEntropyKernel::Reduce, 1, Args().ptr(w.loss_rows).ptr(w.inv_den).ptr(w.loss).i64(c.rows()).take()};
+  return {CrossEntropyKernel::Reduce, 1, Args().ptr(w.loss_rows).ptr(w.inv_den).ptr(w.loss).i64(c.rows()).take(),
+          c.rows()};
 }
 
 void check(const CrossEntropyCall& c) {
@@ -84,7 +85,7 @@ std::vector<Launch> plan_statistics(const CrossEntropySpec& spec, const CrossEnt
   Args a;
   a.tensor(c.logits).tensor(c.labels).tensor_if(spec.has_mask, c.mask).ptr(own_partials);
   a.i64(c.d1).i64(c.ignore_index).i64(c.vocab_offset);
-  return {count(spec, c), {CrossEntropyKernel::Stats, c.rows(), a.take()}};
+  return {count(spec, c), {CrossEntropyKernel::Stats, c.rows(), a.take(), c.rows()}};
 }
 
 std::vector<Launch> plan_loss(const CrossEntropySpec& spec, const CrossEntropyCall& c) {
@@ -95,7 +96,7 @@ std::vector<Launch> plan_loss(const CrossEntropySpec& spec, const CrossEntropyCa
   a.ptr(w.loss_rows).ptr(w.lse).ptr(w.rest).ptr(w.logprob).ptr(w.entropy);
   a.i64(c.rows()).i64(c.d1).i64(c.ignore_index).i32(c.world);
   int64_t programs = (c.rows() + kCombineRowsPerProgram - 1) / kCombineRowsPerProgram;
-  std::vector<Launch> launches = {{CrossEntropyKernel::Combine, programs, a.take()}};
+  std::vector<Launch> launches = {{CrossEntropyKernel::Combine, programs, a.take(), c.rows()}};
   if (spec.reduction != Reduction::None) launches.push_back(reduce(c));
   return launches;
 }
@@ -107,7 +108,7 @@ std::vector<Launch> plan_backward(const CrossEntropySpec& spec, const CrossEntro
   a.tensor(c.logits).tensor(c.labels).tensor_if(spec.has_mask, c.mask).ptr_if(spec.has_weights, c.weights);
   a.ptr(w.lse).ptr(w.rest).tensor(c.grad_output).ptr(w.inv_den).tensor_if(!spec.in_place, c.grad);
   a.i64(c.d1).i64(c.ignore_index).i64(c.vocab_offset);
-  return {{CrossEntropyKernel::Backward, c.rows(), a.take()}};
+  return {{CrossEntropyKernel::Backward, c.rows(), a.take(), c.rows()}};
 }
 
 std::vector<Launch> plan_fused(const CrossEntropySpec& spec, const CrossEntropyCall& c) {
@@ -118,9 +119,8 @@ std::vector<Launch> plan_fused(const CrossEntropySpec& spec, const CrossEntropyC
   a.tensor(c.logits).tensor(c.labels).tensor_if(spec.has_mask, c.mask).ptr_if(spec.has_weights, c.weights);
   a.ptr(w.inv_den).ptr(w.loss_rows).ptr(w.lse).ptr(w.rest).tensor_if(!spec.in_place, c.grad);
   a.i64(c.d1).i64(c.ignore_index).f32(c.grad_scale);
-  int cluster = tuning_for(spec, CrossEntropyKernel::Fused).cluster;
-  a.ptr_if(cluster > 1, w.cluster_partials);
-  std::vector<Launch> launches = {count(spec, c), {CrossEntropyKernel::Fused, c.rows() * cluster, a.take()}};
+  a.ptr(w.cluster_partials);
+  std::vector<Launch> launches = {count(spec, c), {CrossEntropyKernel::Fused, c.rows(), a.take(), c.rows()}};
   if (spec.reduction != Reduction::None) launches.push_back(reduce(c));
   return launches;
 }

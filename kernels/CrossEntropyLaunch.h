@@ -24,8 +24,10 @@ struct KernelArg {
 
 struct Launch {
   CrossEntropyKernel kernel;
-  int64_t grid;  // programs along x
+  int64_t grid;  // programs along x, or clusters of programs for a kernel built with a cluster (its programs number
+                 // grid x cluster), so that a plan does not depend on which tuning of a kernel runs it
   std::vector<KernelArg> args;
+  int64_t rows = 0;  // the call's row count: the CUDA runtime picks a tuned variant by it (runtime/tuning/)
 };
 
 // A tensor addressed by rows: its address and the element strides of the two leading dimensions.

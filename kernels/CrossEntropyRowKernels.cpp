@@ -18,7 +18,8 @@ struct Tile {
   bool whole_row;
 };
 
-// The offsets a row's walk covers: the row, and with a head (Alignment::Base) up to one vector more.
+// The offsets a row's walk covers: the row, and with a head (Alignment::Base) up to one vector more. The same number
+// as row_extent (CrossEntropyKernels.h), which the tuning side uses: a row has a head exactly when alignment_for is Base.
 int64_t walk_extent(const CrossEntropySpec& spec, bool has_head) {
   return spec.vocab_shard + (has_head ? 16 / dtype_bytes(spec.dtype) - 1 : 0);
 }
@@ -225,7 +226,8 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
       spec.in_place ? in.logits : RowTensor::declare(k, "grad", element_of(spec.dtype), in.logits.alignment);
   Expr d1 = k.param(ir::i64(), "d1"), ignore_index = k.param(ir::i64(), "ignore_index");
   Expr grad_scale = k.param(ir::f32(), "grad_scale");
-  Expr exchange = tuning.cluster > 1 ? k.param(ir::ptr(ScalarType::F32), "exchange") : Expr();
+  // Always a parameter, so that every tuning of the kernel has one ABI (a stored `xent tune` winner may use a cluster).
+  Expr exchange = k.param(ir::ptr(ScalarType::F32), "exchange");
   Constexprs c = Constexprs::declare(k);
   Expr no_offset = k.constant_int(0, ScalarType::I64);
 

@@ -46,6 +46,10 @@ Alignment parse_alignment(const std::string& text, const std::string& argument) 
 }
 int dtype_bytes(DType d) { return d == DType::F32 ? 4 : 2; }
 
+std::string to_string(const Tuning& t) {
+  return cat("threads=", t.threads, ";block=", t.block, ";unroll=", t.unroll, ";cluster=", t.cluster);
+}
+
 void CrossEntropySpec::validate() const {
   if (vocab < 1) throw UserError(cat("vocab: must be at least 1, got ", vocab));
   if (vocab_shard < 1)
@@ -70,8 +74,7 @@ std::string CrossEntropySpec::canonical() const {
       << ";vocab=" << vocab << ";vocab_shard=" << vocab_shard << ";label_smoothing=" << label_smoothing
       << ";z_loss=" << z_loss << ";reduction=" << to_string(reduction) << ";mask=" << has_mask
       << ";weights=" << has_weights << ";entropy=" << entropy << ";in_place=" << in_place
-      << ";alignment=" << to_string(alignment) << ";threads=" << tuning.threads << ";block=" << tuning.block
-      << ";unroll=" << tuning.unroll << ";cluster=" << tuning.cluster;
+      << ";alignment=" << to_string(alignment) << ";" << to_string(tuning);
   return out.str();
 }
 

@@ -33,14 +33,20 @@ Alignment parse_alignment(const std::string& text, const std::string& argument =
 int dtype_bytes(DType d);
 
 // How a kernel maps onto the GPU. Zeros mean "the built-in heuristic decides" (tuning_for in CrossEntropyKernels.h).
+// A new field needs a line in to_string below, in to_json/from_json (CrossEntropyTuning.cpp) and in validate();
+// everything else (the autotuner, the stored results, their lookup) handles Tuning values as a whole.
 struct Tuning {
   int threads = 0;    // threads per program (a multiple of 32, at most 1024)
-  int64_t block = 0;  // columns per tile when streaming the row; a block >= the shard holds the whole row as one tile
+  int64_t block = 0;  // columns per tile when streaming the row; a block >= the row's extent (row_extent in
+                      // CrossEntropyKernels.h) holds the whole row as one tile
   int unroll = 0;     // tiles whose loads are in flight together per step of the walk over a row
   int cluster = 0;    // fused kernel: programs sharing a row (a thread-block cluster, sm_90), each holding its part
                       // of the row in registers so that the logits are read once; 1 = one program streams the row
   bool operator==(const Tuning&) const = default;
 };
+
+// Every field, "threads=256;block=2048": the tuning's part of CrossEntropySpec::canonical() and its name in reports.
+std::string to_string(const Tuning& t);
 
 struct CrossEntropySpec {
   DType dtype = DType::BF16;  // logits and gradient

@@ -39,23 +39,32 @@ CrossEntropyOp::CrossEntropyOp(const CrossEntropySpec& spec) : spec_(spec) {
   spec_.validate();
   context_ = cuda::ensure_context();
   for (CrossEntropyKernel k : kernels_for(spec_)) kernels_[static_cast<size_t>(k)] = load_kernel(spec_, k);
+  tuned_ = std::make_unique<runtime::TunedKernels>(spec_, runtime::current_tuning_device());
 }
 
-const DeviceKernel& CrossEntropyOp::kernel(CrossEntropyKernel which) const {
+const DeviceKernel& CrossEntropyOp::built(CrossEntropyKernel which) const {
   const auto& k = kernels_[static_cast<size_t>(which)];
   if (!k) throw UserError(cat(kernel_name(which), " is not part of this op (", spec_.canonical(), ")"));
   return *k;
+}
+
+const DeviceKernel& CrossEntropyOp::kernel(CrossEntropyKernel which, int64_t rows) const {
+  const DeviceKernel& k = built(which);
+  return uses_tuning(which) ? tuned_->choose(which, rows, k) : k;
 }
 
 void CrossEntropyOp::enqueue(const std::vector<Launch>& launches, CUstream stream) const {
   cuda::adopt_context(context_);
   for (const Launch& launch : launches) {
     if (launch.grid == 0) continue;  // zero rows: nothing to launch
-    const DeviceKernel& k = kernel(launch.kernel);
-    PackedArgs args(launch.args);
-    cuda::launch(k.module, static_cast<unsigned>(launch.grid), static_cast<unsigned>(k.threads),
-                 static_cast<unsigned>(k.cluster), 0, stream, args.pointers.data());
+    launch_kernel(kernel(launch.kernel, launch.rows), launch, stream);
   }
+}
+
+void launch_kernel(const DeviceKernel& kernel, const Launch& launch, CUstream stream) {
+  PackedArgs args(launch.args);
+  cuda::launch(kernel.module, static_cast<unsigned>(launch.grid * kernel.cluster), static_cast<unsigned>(kernel.threads),
+               static_cast<unsigned>(kernel.cluster), 0, stream, args.pointers.data());
 }
 
 }  // namespace xent

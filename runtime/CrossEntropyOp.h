@@ -5,6 +5,10 @@
 // functions once; after that a call builds its launch plan and enqueues cuLaunchKernel calls on the caller's stream:
 // no device allocation, no host synchronization and no driver queries, so the op can be captured in a CUDA graph.
 // The caller owns the workspace (workspace_bytes) and every tensor; the op keeps no per-call state.
+//
+// The one exception is tuning: when the spec leaves it to xent (zero fields), the first call of each row-count bucket
+// looks for a winner that `xent tune` stored for this device and loads its kernel (runtime/tuning/TunedKernels.h);
+// later calls of the bucket launch it without any of that.
 #pragma once
 
 #include <cuda.h>
@@ -15,6 +19,7 @@
 
 #include "kernels/CrossEntropyLaunch.h"
 #include "runtime/KernelLoader.h"
+#include "runtime/tuning/TunedKernels.h"
 
 namespace xent {
 
@@ -29,13 +34,21 @@ class CrossEntropyOp {
   // Another context current on the thread is the caller's error (the modules are loaded in the op's).
   void enqueue(const std::vector<Launch>& launches, CUstream stream) const;
 
-  // The loaded kernel, e.g. to report its registers and spills.
-  const DeviceKernel& kernel(CrossEntropyKernel which) const;
+  // The kernel a call of `rows` rows launches for `which` (a tuned one, when stored), e.g. to report its tuning,
+  // registers and spills.
+  const DeviceKernel& kernel(CrossEntropyKernel which, int64_t rows) const;
 
  private:
+  const DeviceKernel& built(CrossEntropyKernel which) const;
+
   CrossEntropySpec spec_;
   CUcontext context_;                                     // where the kernels are loaded
-  std::array<std::unique_ptr<DeviceKernel>, 6> kernels_;  // indexed by CrossEntropyKernel
+  std::array<std::unique_ptr<DeviceKernel>, 6> kernels_;  // built from the spec, indexed by CrossEntropyKernel
+  std::unique_ptr<runtime::TunedKernels> tuned_;
 };
+
+// One launch of `kernel` on `stream`, in the current context: what enqueue does for each launch of a plan. The
+// autotuner times a variant's kernel with it.
+void launch_kernel(const DeviceKernel& kernel, const Launch& launch, CUstream stream);
 
 }  // namespace xent

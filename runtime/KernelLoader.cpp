@@ -24,8 +24,10 @@ std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& spec, CrossEnt
     cubin.emplace(linked.begin(), linked.end());
     jit.disk().store(key, runtime::Artifact::Cubin, *cubin);
   }
+  Tuning tuning = uses_tuning(kernel) ? tuning_for(spec, kernel) : Tuning{};
   return std::make_unique<DeviceKernel>(
-      DeviceKernel{ptx->name, cuda::LoadedKernel(std::span<const char>(*cubin), ptx->name), ptx->threads, ptx->cluster});
+      DeviceKernel{ptx->name, cuda::LoadedKernel(std::span<const char>(*cubin), ptx->name), ptx->threads, ptx->cluster,
+                   tuning});
 }
 
 }  // namespace xent

@@ -15,7 +15,8 @@ struct DeviceKernel {
   std::string name;
   cuda::LoadedKernel module;
   int threads = 0;  // threads per program to launch with
-  int cluster = 1;  // programs per thread-block cluster to launch with
+  int cluster = 1;  // programs per thread-block cluster: the launch runs Launch::grid clusters of them
+  Tuning tuning;    // what it was built with (tuning_for); zeros for a kernel that takes no tuning
 };
 
 std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& spec, CrossEntropyKernel kernel);

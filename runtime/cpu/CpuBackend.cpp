@@ -41,7 +41,8 @@ void execute(const CrossEntropySpec& spec, const std::vector<Launch>& launches,
   for (const Launch& launch : launches) {
     std::vector<interp::Arg> args;
     for (const KernelArg& a : launch.args) args.push_back(to_interpreter(a));
-    interp::run(specialized_kernel(launch.kernel, spec), {launch.grid, 1, 1}, args, buffers);
+    const ir::Kernel& kernel = specialized_kernel(launch.kernel, spec);
+    interp::run(kernel, {launch.grid * kernel.attribute("cluster", 1), 1, 1}, args, buffers);
   }
 }
 

@@ -40,6 +40,16 @@ for mode in fused fwd-bwd fwd; do
   "$bin/xent" bench --mode "$mode" --json "$work/bench_$mode.json"
 done >"$work/bench.log" 2>&1
 
+# The autotuner after the benchmarks (which therefore time the heuristic): the fused kernel's tuning space, each
+# winner against the heuristic's choice (docs/tuning.md).
+{
+  for vocab in 16032 50257 151936; do
+    "$bin/xent" tune --dtype bf16 --vocab "$vocab" --tokens 16384 --mode fused --json "$work/tune_$vocab.json"
+    echo "tune V=$vocab exit: $?"
+  done
+  "$bin/xent" tune --show
+} >"$work/tune.log" 2>&1
+
 # The peers in the same process on the same tensors; PyTorch is optional on the GPU machine.
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 if python3 -c "import torch" >/dev/null 2>&1; then
@@ -58,6 +68,6 @@ tar -C "$(dirname "$work")" -czf "$out/results.tgz" results
 {
   grep -E "^\[  (FAILED|PASSED)|exit:" "$work/gpu_tests.log"
   tail -n 30 "$work/pytest.log"
-  cat "$work/host.log" "$work/run.log" "$work/bench.log" "$out/compare.log"
+  cat "$work/host.log" "$work/run.log" "$work/bench.log" "$work/tune.log" "$out/compare.log"
 } >"$out/summary.log"
 cat "$out/summary.log"

@@ -16,5 +16,6 @@ void add_compile_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_cache_command(CLI::App& app);
+void add_tune_command(CLI::App& app);
 
 }  // namespace xent::tools

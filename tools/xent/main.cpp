@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   xent::tools::add_compile_command(app);
   xent::tools::add_run_command(app);
   xent::tools::add_bench_command(app);
+  xent::tools::add_tune_command(app);
   xent::tools::add_cache_command(app);
   try {
     app.parse(argc, argv);

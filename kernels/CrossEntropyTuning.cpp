@@ -1,0 +1,59 @@
+#include "kernels/CrossEntropyTuning.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+namespace xent {
+namespace {
+
+constexpr int kThreadCounts[] = {128, 256, 512, 1024};
+constexpr int kVectorsPerThread[] = {1, 2, 4};
+constexpr int kUnrolls[] = {1, 2};
+constexpr int kClusterThreads[] = {256, 512, 1024};
+constexpr int kClusters[] = {2, 4, 8};
+
+bool holds_whole_row(int64_t extent, int threads) {
+  int64_t elements = (extent + threads - 1) / threads;
+  int registers = std::min(255, 65536 / threads);
+  return 2 * elements <= registers;
+}
+
+}  // namespace
+
+std::vector<Tuning> tuning_candidates(const CrossEntropySpec& spec, CrossEntropyKernel kernel, bool clusters) {
+  if (!uses_tuning(kernel)) return {};
+  CrossEntropySpec base = spec;
+  base.tuning = {};
+  std::vector<Tuning> candidates = {tuning_for(base, kernel)};
+  auto add = [&](Tuning t) {
+    CrossEntropySpec variant = base;
+    variant.tuning = t;
+    t = tuning_for(variant, kernel);
+    if (std::find(candidates.begin(), candidates.end(), t) == candidates.end()) candidates.push_back(t);
+  };
+  const int64_t vector = 16 / dtype_bytes(spec.dtype), extent = row_extent(base, kernel);
+  for (int threads : kThreadCounts) {
+    for (int vectors : kVectorsPerThread)
+      for (int unroll : kUnrolls) add({threads, threads * vectors * vector, unroll, 1});
+    if (holds_whole_row(extent, threads)) add({threads, extent, 1, 1});
+  }
+  if (clusters && kernel == CrossEntropyKernel::Fused)
+    for (int threads : kClusterThreads)
+      for (int cluster : kClusters)
+        if (holds_whole_row((extent + cluster - 1) / cluster, threads)) add({threads, extent, 1, cluster});
+  return candidates;
+}
+
+void to_json(nlohmann::json& j, const Tuning& t) {
+  j = {{"threads", t.threads}, {"block", t.block}, {"unroll", t.unroll}, {"cluster", t.cluster}};
+}
+
+void from_json(const nlohmann::json& j, Tuning& t) {
+  t = Tuning{};
+  j.at("threads").get_to(t.threads);
+  j.at("block").get_to(t.block);
+  j.at("unroll").get_to(t.unroll);
+  j.at("cluster").get_to(t.cluster);
+}
+
+}  // namespace xent

@@ -1,0 +1,122 @@
+// The tuning space of the cross-entropy kernels (kernels/CrossEntropyTuning.h): the candidates of each kernel, where
+// a row becomes one tile, and the JSON form of a Tuning.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "compiler/ir/Printer.h"
+#include "kernels/CrossEntropyTuning.h"
+
+using namespace xent;
+
+namespace {
+
+CrossEntropySpec spec_of(int64_t vocab, DType dtype = DType::BF16, Alignment alignment = Alignment::Rows) {
+  CrossEntropySpec spec;
+  spec.vocab = spec.vocab_shard = vocab;
+  spec.dtype = dtype;
+  spec.alignment = alignment;
+  return spec;
+}
+
+constexpr CrossEntropyKernel kTuned[] = {CrossEntropyKernel::Stats, CrossEntropyKernel::Backward,
+                                         CrossEntropyKernel::Fused};
+
+bool contains(const std::vector<Tuning>& list, const Tuning& t) {
+  return std::find(list.begin(), list.end(), t) != list.end();
+}
+
+}  // namespace
+
+TEST(TuningCandidates, AreValidDistinctAsBuiltAndStartWithTheHeuristic) {
+  for (int64_t vocab : {1000, 4096, 18992, 50257, 151936})
+    for (DType dtype : {DType::BF16, DType::F32})
+      for (Alignment alignment : {Alignment::Rows, Alignment::Base, Alignment::None})
+        for (CrossEntropyKernel kernel : kTuned) {
+          CrossEntropySpec spec = spec_of(vocab, dtype, alignment);
+          std::vector<Tuning> candidates = tuning_candidates(spec, kernel, true);
+          SCOPED_TRACE(spec.canonical() + " " + std::string(kernel_name(kernel)));
+          ASSERT_FALSE(candidates.empty());
+          EXPECT_EQ(candidates.front(), tuning_for(spec, kernel));
+          std::set<std::string> seen;
+          for (const Tuning& t : candidates) {
+            EXPECT_TRUE(seen.insert(to_string(t)).second) << to_string(t) << " listed twice";
+            CrossEntropySpec variant = spec;
+            variant.tuning = t;
+            EXPECT_NO_THROW(variant.validate()) << to_string(t);
+            EXPECT_EQ(tuning_for(variant, kernel), t) << "not written as built: " << to_string(t);
+            EXPECT_LE(t.block, row_extent(spec, kernel));
+          }
+        }
+}
+
+TEST(TuningCandidates, SweepThreadsTilesAndTheWholeRowWhenItFits) {
+  CrossEntropySpec spec = spec_of(18992);
+  std::vector<Tuning> fused = tuning_candidates(spec, CrossEntropyKernel::Fused, false);
+  for (int threads : {128, 256, 512, 1024})
+    for (int vectors : {1, 2, 4})
+      for (int unroll : {1, 2}) {
+        CrossEntropySpec variant = spec;
+        variant.tuning = {threads, threads * 8 * vectors, unroll, 1};
+        Tuning t = tuning_for(variant, CrossEntropyKernel::Fused);  // 1024 x 4 vectors is the whole row: unroll 1
+        EXPECT_TRUE(contains(fused, t)) << to_string(t);
+      }
+  for (int threads : {256, 512, 1024}) EXPECT_TRUE(contains(fused, {threads, 18992, 1, 1})) << threads;
+  EXPECT_FALSE(contains(fused, {128, 18992, 1, 1})) << "149 elements a thread do not fit in registers";
+  // 4 thread counts x 3 tiles x 2 unrolls, less the 1024 x 4-vector pair that is the whole row, plus 3 whole rows.
+  EXPECT_EQ(fused.size(), 24u - 2u + 3u);
+
+  for (CrossEntropyKernel kernel : kTuned) {
+    CrossEntropySpec wide = spec_of(151936);
+    for (const Tuning& t : tuning_candidates(wide, kernel, false)) EXPECT_LT(t.block, row_extent(wide, kernel));
+  }
+  // The spec's own tuning does not change the space.
+  CrossEntropySpec tuned = spec;
+  tuned.tuning = {64, 512};
+  EXPECT_EQ(tuning_candidates(tuned, CrossEntropyKernel::Fused, false), fused);
+}
+
+TEST(TuningCandidates, ClustersOnlyForTheFusedKernelWhereTheDeviceHasThem) {
+  CrossEntropySpec spec = spec_of(151936);
+  std::vector<Tuning> fused = tuning_candidates(spec, CrossEntropyKernel::Fused, true);
+  EXPECT_TRUE(contains(fused, {1024, 151936, 1, 8}));
+  EXPECT_FALSE(contains(fused, {256, 151936, 1, 2})) << "a 75968-column part does not fit in 256 threads' registers";
+  for (const Tuning& t : tuning_candidates(spec, CrossEntropyKernel::Fused, false)) EXPECT_EQ(t.cluster, 1);
+  for (CrossEntropyKernel kernel : {CrossEntropyKernel::Stats, CrossEntropyKernel::Backward})
+    for (const Tuning& t : tuning_candidates(spec, kernel, true)) EXPECT_EQ(t.cluster, 1) << kernel_name(kernel);
+}
+
+TEST(TuningCandidates, NoneForKernelsThatTakeNoTuning) {
+  for (CrossEntropyKernel kernel : {CrossEntropyKernel::Count, CrossEntropyKernel::Combine, CrossEntropyKernel::Reduce})
+    EXPECT_TRUE(tuning_candidates(spec_of(18992), kernel, true).empty()) << kernel_name(kernel);
+}
+
+// row_extent must agree with the row walk of the kernels: a block of exactly the extent is one tile (no loop), one
+// column less is streamed. Backward with Alignment::Base reads a head before each row, so its extent is longer.
+TEST(TuningCandidates, RowExtentIsWhereTheWalkBecomesOneTile) {
+  for (Alignment alignment : {Alignment::Rows, Alignment::Base})
+    for (CrossEntropyKernel kernel : kTuned) {
+      CrossEntropySpec spec = spec_of(alignment == Alignment::Base ? 5001 : 5000, DType::BF16, alignment);
+      int64_t extent = row_extent(spec, kernel);
+      EXPECT_EQ(extent, spec.vocab_shard + (alignment_for(spec, kernel) == Alignment::Base ? 7 : 0));
+      auto has_loop = [&](int64_t block) {
+        CrossEntropySpec variant = spec;
+        variant.tuning = {256, block, 1};  // one tile per step: a walk of two tiles or more is a loop
+        return ir::print(*build_kernel(kernel, variant)).find(" for ") != std::string::npos;
+      };
+      SCOPED_TRACE(spec.canonical() + " " + std::string(kernel_name(kernel)));
+      EXPECT_FALSE(has_loop(extent));
+      EXPECT_TRUE(has_loop(extent - 1));
+    }
+}
+
+TEST(TuningJson, TuningRoundTrips) {
+  Tuning t{256, 2048, 2, 1};
+  nlohmann::json j = t;
+  EXPECT_EQ(j.dump(), R"({"block":2048,"cluster":1,"threads":256,"unroll":2})");
+  EXPECT_EQ(j.get<Tuning>(), t);
+  EXPECT_THROW(nlohmann::json::parse(R"({"threads":256})").get<Tuning>(), nlohmann::json::exception);
+  EXPECT_THROW(nlohmann::json::parse(R"({"threads":"x","block":1})").get<Tuning>(), nlohmann::json::exception);
+}
