@@ -236,6 +236,72 @@ INSTANTIATE_TEST_SUITE_P(Shards, TensorParallel,
                                            ShardCase{{333, 334, 333}, 0.1}, ShardCase{{100, 1, 500, 64}, 0.0},
                                            ShardCase{{6283, 6282, 6282, 6282, 6282, 6282, 6282, 6282}, 0.1}));
 
+TEST(TensorParallelShards, EvenShardsGiveTheFirstRanksTheRemainder) {
+  EXPECT_EQ(even_shards(50257, 8), (std::vector<int64_t>{6283, 6282, 6282, 6282, 6282, 6282, 6282, 6282}));
+  EXPECT_EQ(even_shards(10, 4), (std::vector<int64_t>{3, 3, 2, 2}));
+  EXPECT_EQ(even_shards(7, 1), (std::vector<int64_t>{7}));
+}
+
+// What `xent run --tp` does in each rank's process, on the interpreter: every rank stages the problem alone
+// (stage_rank, the same seed), the shards exchange their partials, and each rank checks only its own shard against the
+// reference and against the whole vocabulary it staged beside it.
+TEST(TensorParallelShards, EachRankAloneMatchesTheReferenceAndTheWholeVocabulary) {
+  for (Mode mode : {Mode::ForwardBackward, Mode::ForwardOnly}) {
+    ProblemOptions o = base(DType::BF16, 1001, mode);
+    o.shards = even_shards(1001, 3);
+    o.spec.label_smoothing = 0.1;
+    o.spec.z_loss = 1e-4;
+    o.upstream = Upstream::PerRow;
+    auto backend = interpreter_backend();
+    std::vector<RankProblem> ranks;
+    StagedProblem together;  // the shards of the ranks' separate stagings, exchanging as NCCL would between them
+    for (int r = 0; r < 3; ++r) {
+      ranks.push_back(stage_rank(o, *backend, r));
+      together.ranks.push_back(ranks[r].shard.ranks[0]);
+      together.offsets.push_back(ranks[r].shard.offsets[0]);
+    }
+    EXPECT_EQ(together.offsets, (std::vector<int64_t>{0, 334, 668}));
+    together.reference = ranks[0].shard.reference;
+    const Outcome all = run_staged(o, *backend, together);
+    ProblemOptions whole = o;
+    whole.shards.clear();
+    for (int r = 0; r < 3; ++r) {
+      SCOPED_TRACE(cat("rank ", r, " mode ", int(mode)));
+      Outcome mine;
+      mine.ranks = {all.ranks[r]};
+      mine.offsets = ranks[r].shard.offsets;
+      mine.reference = ranks[r].shard.reference;
+      const Verdict fp64 = check_against_reference(o, mine);
+      EXPECT_TRUE(fp64.ok) << fp64.str();
+      const Outcome one = run_staged(whole, *backend, ranks[r].whole);
+      const Verdict against_one = compare_with_single(o, mine, one);
+      EXPECT_TRUE(against_one.ok) << against_one.str();
+    }
+  }
+}
+
+TEST(TensorParallelShards, TheComparisonWithOneGpuFindsAWrongElement) {
+  ProblemOptions o = base(DType::F32, 500);
+  o.shards = even_shards(500, 2);
+  auto backend = interpreter_backend();
+  const Outcome sharded = run_problem(o, *backend);
+  ProblemOptions whole = o;
+  whole.shards.clear();
+  const Outcome one = run_problem(whole, *backend);
+  EXPECT_TRUE(compare_with_single(o, sharded, one).ok);
+  Outcome wrong = sharded;
+  wrong.ranks[1].grad[3 * 250 + 7] += 1e-3f;
+  Verdict v = compare_with_single(o, wrong, one);
+  EXPECT_FALSE(v.ok);
+  ASSERT_FALSE(v.failures.empty());
+  EXPECT_NE(v.failures[0].find("gradient of rank 1 row 3 column 257"), std::string::npos) << v.str();
+  wrong = sharded;
+  wrong.ranks[0].row_loss[2] *= 1.001f;
+  v = compare_with_single(o, wrong, one);
+  EXPECT_FALSE(v.ok);
+  EXPECT_NE(v.str().find("loss against one GPU of row 2"), std::string::npos) << v.str();
+}
+
 TEST(CrossEntropyKernels, ZeroLabelSmoothingLeavesNoTrace) {
   CrossEntropySpec spec;
   spec.vocab = spec.vocab_shard = 50257;

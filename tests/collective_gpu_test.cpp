@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <bit>
-#include <cmath>
 #include <thread>
 
 #include "runtime/collective/InProcessCollective.h"
@@ -15,6 +14,7 @@
 #include "runtime/cuda/Check.h"
 #include "runtime/cuda/Context.h"
 #include "runtime/cuda/Driver.h"
+#include "tools/verify/ApiArguments.h"
 #include "tools/verify/CudaBackend.h"
 #include "xent/xent.h"
 #include "xent/xent.hpp"
@@ -25,46 +25,6 @@ using namespace xent::verify;
 namespace {
 
 #define ASSERT_XENT_OK(call) ASSERT_EQ((call), XENT_OK) << xent_last_error()
-
-ElementType element_type(DType d) {
-  return d == DType::F32 ? ElementType::F32 : d == DType::BF16 ? ElementType::BF16 : ElementType::F16;
-}
-ElementType label_type(const CrossEntropySpec& s) {
-  return s.label_type == LabelType::I32 ? ElementType::I32 : ElementType::I64;
-}
-
-CrossEntropyOptions options_of(const StagedRank& r, int64_t offset) {
-  const CrossEntropySpec& s = r.spec;
-  CrossEntropyOptions o;
-  o.dtype = element_type(s.dtype);
-  o.label_dtype = label_type(s);
-  o.vocab = s.vocab, o.vocab_offset = offset, o.vocab_shard = s.vocab_shard;
-  o.rank = r.call.rank, o.world = r.call.world;
-  o.label_smoothing = s.label_smoothing, o.z_loss = s.z_loss;
-  o.reduction = static_cast<LossReduction>(s.reduction);
-  o.has_mask = s.has_mask, o.has_weights = s.has_weights, o.entropy = s.entropy, o.in_place = s.in_place;
-  return o;
-}
-
-Rows rows(const RowTensorRef& t, ElementType type) { return {t.address, t.s0, t.s1, type}; }
-
-Args args_of(const StagedRank& r) {
-  const CrossEntropyCall& c = r.call;
-  const ElementType type = element_type(r.spec.dtype);
-  return {.d0 = c.d0,
-          .d1 = c.d1,
-          .logits = rows(c.logits, type),
-          .labels = rows(c.labels, label_type(r.spec)),
-          .mask = rows(c.mask, ElementType::I32),
-          .weights = c.weights,
-          .grad = rows(c.grad, type),
-          .grad_output = rows(c.grad_output, ElementType::F32),
-          .grad_scale = c.grad_scale,
-          .ignore_index = c.ignore_index,
-          .num_label_tokens = c.normalizer,
-          .workspace = r.workspace,
-          .workspace_bytes = CrossEntropy::workspace_bytes(c.rows(), c.world)};
-}
 
 xent_rows c_rows(const Rows& t) { return {t.data, t.stride0, t.stride1, static_cast<xent_dtype>(t.dtype)}; }
 
@@ -112,9 +72,9 @@ Outcome run_in_process(const ProblemOptions& o, Backend& backend) {
   for (int r = 0; r < W; ++r)
     threads.emplace_back([&, r] {
       try {
-        CrossEntropy op(options_of(staged.ranks[r], staged.offsets[r]));
+        CrossEntropy op(api_options(staged.ranks[r]));
         op.bind(std::make_shared<InProcessCollective>(group, r), s.stream);
-        const Args a = args_of(staged.ranks[r]);
+        const Args a = api_args(staged.ranks[r]);
         op.forward(a, s.stream);
         op.backward(a, s.stream);
       } catch (const std::exception& e) {
@@ -125,11 +85,6 @@ Outcome run_in_process(const ProblemOptions& o, Backend& backend) {
   s.sync();
   return collect_outcome(o, backend, staged);
 }
-
-// Units of the gradient's dtype between two values (relative, so 1 is one unit in the last place).
-double tolerance(DType d) { return d == DType::F32 ? 1e-5 : d == DType::BF16 ? 1.0 / 128 : 1.0 / 1024; }
-// The spacing of the subnormals, where a relative tolerance stops meaning one unit in the last place.
-double subnormal_spacing(DType d) { return d == DType::F32 ? 0x1p-149 : d == DType::BF16 ? 0x1p-133 : 0x1p-24; }
 
 class GpuCollective : public ::testing::Test {
  protected:
@@ -147,22 +102,16 @@ struct Case {
   Reduction reduction;
 };
 
-std::vector<int64_t> split(int64_t vocab, int world) {
-  std::vector<int64_t> shards(world, vocab / world);
-  for (int r = 0; r < vocab % world; ++r) ++shards[r];
-  return shards;
-}
-
 }  // namespace
 
 TEST_F(GpuCollective, InProcessRanksMatchTheReferenceEachOtherAndOneGpu) {
   const std::vector<Case> cases = {
-      {DType::BF16, split(5000, 2), 0.0, 0.0, false, Reduction::Mean},
+      {DType::BF16, even_shards(5000, 2), 0.0, 0.0, false, Reduction::Mean},
       {DType::F32, {1700, 1650, 1651}, 0.1, 1e-4, true, Reduction::Sum},
-      {DType::BF16, split(4096, 4), 0.1, 0.0, true, Reduction::Mean},
+      {DType::BF16, even_shards(4096, 4), 0.1, 0.0, true, Reduction::Mean},
       {DType::F16, {1000, 3000, 1, 999}, 0.0, 1e-4, false, Reduction::None},
-      {DType::BF16, split(50257, 8), 0.1, 1e-4, true, Reduction::Mean},
-      {DType::F32, split(50257, 8), 1.0, 0.0, false, Reduction::Sum},
+      {DType::BF16, even_shards(50257, 8), 0.1, 1e-4, true, Reduction::Mean},
+      {DType::F32, even_shards(50257, 8), 1.0, 0.0, false, Reduction::Sum},
   };
   auto backend = cuda_backend();
   for (const Case& c : cases) {
@@ -193,21 +142,8 @@ TEST_F(GpuCollective, InProcessRanksMatchTheReferenceEachOtherAndOneGpu) {
 
     ProblemOptions single = o;
     single.shards.clear();
-    const Outcome one = run_problem(single, *backend);
-    const int64_t rows = o.d0 * o.d1;
-    for (size_t r = 0; r < sharded.ranks.size(); ++r) {
-      const int64_t width = c.shards[r], offset = sharded.offsets[r];
-      for (int64_t i = 0; i < rows; ++i)
-        for (int64_t j = 0; j < width; ++j) {
-          const float got = sharded.ranks[r].grad[i * width + j], want = one.ranks[0].grad[i * vocab + offset + j];
-          // Where p and ε/V cancel, each run is accurate to 1e-6 of the size of the terms, not of their difference
-          // (check_against_reference's allowance), so two runs may differ by twice that.
-          const double cancellation = 2e-6 * sharded.reference.grad_terms[i * vocab + offset + j];
-          ASSERT_LE(std::fabs(got - want), tolerance(c.dtype) * std::max(std::fabs(got), std::fabs(want)) +
-                                               cancellation + subnormal_spacing(c.dtype))
-              << "rank " << r << " row " << i << " column " << offset + j << ": " << got << " against " << want;
-        }
-    }
+    const Verdict against_one = compare_with_single(o, sharded, run_problem(single, *backend));
+    EXPECT_TRUE(against_one.ok) << against_one.str();
   }
 }
 
@@ -224,7 +160,7 @@ TEST_F(GpuCollective, BindNamesTheRankThatDisagrees) {
   std::vector<std::thread> threads;
   for (int r = 0; r < 2; ++r)
     threads.emplace_back([&, r] {
-      CrossEntropyOptions options = options_of(staged.ranks[r], staged.offsets[r]);
+      CrossEntropyOptions options = api_options(staged.ranks[r]);
       if (r == 1) options.label_smoothing = 0.1;
       try {
         CrossEntropy(options).bind(std::make_shared<InProcessCollective>(group, r), s.stream);
@@ -248,7 +184,7 @@ class GpuNccl : public GpuCollective {
 
   // One rank holding the whole vocabulary, forward + backward through `op`, against the reference.
   static void check_world_one(xent_op* op, const ProblemOptions& o, Backend& backend, const StagedProblem& staged) {
-    xent_args a = c_args(args_of(staged.ranks[0]));
+    xent_args a = c_args(api_args(staged.ranks[0]));
     Stream s;
     ASSERT_XENT_OK(xent_forward(op, &a, s.stream));
     ASSERT_XENT_OK(xent_backward(op, &a, s.stream));
@@ -274,7 +210,7 @@ TEST_F(GpuNccl, WorldOneFromAUniqueId) {
   StagedProblem staged = stage_problem(o, *backend);
   char id[XENT_NCCL_UNIQUE_ID_BYTES];
   ASSERT_XENT_OK(xent_nccl_unique_id(id));
-  const xent_options options = c_options(options_of(staged.ranks[0], 0));
+  const xent_options options = c_options(api_options(staged.ranks[0]));
   xent_op* op = nullptr;
   ASSERT_XENT_OK(xent_create_nccl_from_id(&options, id, &op));
   check_world_one(op, o, *backend, staged);
@@ -290,7 +226,7 @@ TEST_F(GpuNccl, TheCallersCommunicator) {
   XENT_NCCL_CHECK(l.ncclGetUniqueId(&id));
   ncclComm_t comm = nullptr;
   XENT_NCCL_CHECK(l.ncclCommInitRank(&comm, 1, id, 0));
-  const xent_options options = c_options(options_of(staged.ranks[0], 0));
+  const xent_options options = c_options(api_options(staged.ranks[0]));
   xent_op* op = nullptr;
   ASSERT_XENT_OK(xent_create_nccl(&options, comm, &op));
   check_world_one(op, o, *backend, staged);

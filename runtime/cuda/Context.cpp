@@ -95,4 +95,16 @@ bool gpu_available(std::string* why) {
   return reason.empty();
 }
 
+int device_count() {
+  try {
+    initialize();
+  } catch (const CudaError& e) {
+    if (e.result() == CUDA_ERROR_NO_DEVICE) return 0;
+    throw;
+  }
+  int count = 0;
+  XENT_CU_CHECK(driver().cuDeviceGetCount(&count));
+  return count;
+}
+
 }  // namespace xent::cuda

@@ -45,4 +45,8 @@ const DeviceInfo& current_device();
 // given, the reason.
 bool gpu_available(std::string* why = nullptr);
 
+// The number of devices the driver sees (0 when cuInit finds none). Throws DriverUnavailable without a driver, so a
+// caller can tell "no driver" from "too few GPUs".
+int device_count();
+
 }  // namespace xent::cuda

@@ -30,10 +30,22 @@ for t in xent_driver_missing_test xent_api_validation_test; do
   echo "$t exit: $?" >>"$work/gpu_tests.log"
 done
 
+# Tensor parallel through processes and NCCL: world 1 on any machine, every GPU where there are several.
+gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
 {
   "$bin/xent" demo --no-ir
   "$bin/xent" run --vocab 50257 --tokens 8192 --label-smoothing 0.1
   "$bin/xent" run --vocab 151936 --tokens 1024 --mode fused --dtype bf16
+  "$bin/xent" run --tp 1 --vocab 50257 --tokens 8192 --label-smoothing 0.1
+  echo "run --tp 1 exit: $?"
+  "$bin/xent" bench --tp 1 --json "$work/bench_tp1.json"
+  echo "bench --tp 1 exit: $?"
+  if [ "$gpus" -gt 1 ]; then
+    "$bin/xent" run --tp "$gpus" --vocab 50257 --tokens 8192 --label-smoothing 0.1
+    echo "run --tp $gpus exit: $?"
+    "$bin/xent" bench --tp "$gpus" --json "$work/bench_tp$gpus.json"
+    echo "bench --tp $gpus exit: $?"
+  fi
 } >"$work/run.log" 2>&1
 
 for mode in fused fwd-bwd fwd; do

@@ -141,8 +141,13 @@ std::vector<T> download(Backend& b, uint64_t at, int64_t n) {
   return out;
 }
 
+// The per-row inputs every rank reads, uploaded once.
+struct RowInputs {
+  uint64_t labels = 0, mask = 0, weights = 0, grad_output = 0;
+};
+
 StagedRank prepare_rank(const ProblemOptions& o, const Inputs& in, Backend& b, int rank, int64_t offset, int64_t width,
-                        uint64_t labels, uint64_t mask, uint64_t weights, uint64_t grad_output) {
+                        const RowInputs& rows) {
   const int64_t V = o.spec.vocab, elem = dtype_bytes(o.spec.dtype);
   StagedRank r;
   r.width = width;
@@ -172,10 +177,11 @@ StagedRank prepare_rank(const ProblemOptions& o, const Inputs& in, Backend& b, i
   uint64_t start = uint64_t(p.offset) * elem;
   c.logits = {logits + start, p.s0, p.s1};
   c.grad = {r.grad_buffer + start, p.s0, p.s1};
-  c.labels = {labels + uint64_t(lp.offset) * (o.spec.label_type == LabelType::I32 ? 4 : 8), lp.s0, lp.s1};
-  c.mask = {mask, o.d1, 1};
-  c.weights = weights;
-  c.grad_output = in.grad_output.size() == 1 ? RowTensorRef{grad_output, 0, 0} : RowTensorRef{grad_output, o.d1, 1};
+  c.labels = {rows.labels + uint64_t(lp.offset) * (o.spec.label_type == LabelType::I32 ? 4 : 8), lp.s0, lp.s1};
+  c.mask = {rows.mask, o.d1, 1};
+  c.weights = rows.weights;
+  c.grad_output =
+      in.grad_output.size() == 1 ? RowTensorRef{rows.grad_output, 0, 0} : RowTensorRef{rows.grad_output, o.d1, 1};
   c.ignore_index = o.ignore_index;
   c.normalizer = o.num_label_tokens;
   c.grad_scale = in.grad_output[0];
@@ -195,6 +201,16 @@ uint64_t upload_labels(const ProblemOptions& o, const Inputs& in, Backend& b) {
       wide[lp.offset + i0 * lp.s0 + i1 * lp.s1] = in.reference.labels[i0 * o.d1 + i1];
   if (o.spec.label_type == LabelType::I64) return upload(b, wide);
   return upload(b, std::vector<int32_t>(wide.begin(), wide.end()));
+}
+
+RowInputs upload_row_inputs(const ProblemOptions& o, const Inputs& in, Backend& b) {
+  RowInputs rows;
+  rows.labels = upload_labels(o, in, b);
+  if (o.spec.has_mask) rows.mask = upload(b, in.reference.mask);
+  std::vector<float> weights(in.reference.weights.begin(), in.reference.weights.end());
+  if (o.spec.has_weights) rows.weights = upload(b, weights);
+  rows.grad_output = upload(b, in.grad_output);
+  return rows;
 }
 
 RankResult collect(const ProblemOptions& o, Backend& b, const StagedRank& r) {
@@ -219,14 +235,14 @@ RankResult collect(const ProblemOptions& o, Backend& b, const StagedRank& r) {
 }
 
 // The in-process all-gather: every rank's slice of the partials into every rank's partials.
-void exchange_partials(Backend& b, std::vector<StagedRank>& ranks) {
+void exchange_partials(Backend& b, const std::vector<StagedRank>& ranks) {
   const int64_t slice = ranks[0].call.rows() * kPartialFields;
   std::vector<float> gathered(slice * ranks.size());
   for (size_t r = 0; r < ranks.size(); ++r) {
     std::vector<float> own = download<float>(b, ranks[r].call.workspace.partials + r * slice * 4, slice);
     std::copy(own.begin(), own.end(), gathered.begin() + r * slice);
   }
-  for (StagedRank& r : ranks) b.upload(r.call.workspace.partials, gathered.data(), gathered.size() * 4);
+  for (const StagedRank& r : ranks) b.upload(r.call.workspace.partials, gathered.data(), gathered.size() * 4);
 }
 
 // Distance in units in the last place between two values of `dtype` (0 when equal, also for +0 and -0).
@@ -268,6 +284,12 @@ class Checker {
 
 }  // namespace
 
+std::vector<int64_t> even_shards(int64_t vocab, int world) {
+  std::vector<int64_t> shards(world, vocab / world);
+  for (int r = 0; r < vocab % world; ++r) ++shards[r];
+  return shards;
+}
+
 std::string ProblemOptions::str() const {
   std::ostringstream out;
   out << spec.canonical() << " d0=" << d0 << " d1=" << d1 << " layout=" << int(layout) << " upstream=" << int(upstream)
@@ -280,17 +302,30 @@ StagedProblem stage_problem(const ProblemOptions& o, Backend& b) {
   StagedProblem staged;
   staged.reference = reference_cross_entropy(in.reference);
   std::vector<int64_t> widths = o.shards.empty() ? std::vector<int64_t>{o.spec.vocab} : o.shards;
-  uint64_t labels = upload_labels(o, in, b);
-  uint64_t mask = o.spec.has_mask ? upload(b, in.reference.mask) : 0;
-  std::vector<float> weights(in.reference.weights.begin(), in.reference.weights.end());
-  uint64_t weight_rows = o.spec.has_weights ? upload(b, weights) : 0;
-  uint64_t grad_output = upload(b, in.grad_output);
+  const RowInputs rows = upload_row_inputs(o, in, b);
   int64_t offset = 0;
   for (size_t r = 0; r < widths.size(); ++r) {
     staged.offsets.push_back(offset);
-    staged.ranks.push_back(prepare_rank(o, in, b, int(r), offset, widths[r], labels, mask, weight_rows, grad_output));
+    staged.ranks.push_back(prepare_rank(o, in, b, int(r), offset, widths[r], rows));
     offset += widths[r];
   }
+  return staged;
+}
+
+RankProblem stage_rank(const ProblemOptions& o, Backend& b, int rank) {
+  if (rank < 0 || rank >= int(o.shards.size()))
+    throw UserError(cat("rank: ", rank, " is not one of the problem's ", o.shards.size(), " shards"));
+  Inputs in = generate(o);
+  RankProblem staged;
+  staged.shard.reference = reference_cross_entropy(in.reference);
+  const RowInputs rows = upload_row_inputs(o, in, b);
+  const int64_t offset = std::accumulate(o.shards.begin(), o.shards.begin() + rank, int64_t{0});
+  staged.shard.offsets = {offset};
+  staged.shard.ranks.push_back(prepare_rank(o, in, b, rank, offset, o.shards[rank], rows));
+  ProblemOptions whole = o;
+  whole.shards.clear();
+  staged.whole.offsets = {0};
+  staged.whole.ranks.push_back(prepare_rank(whole, in, b, 0, 0, o.spec.vocab, rows));
   return staged;
 }
 
@@ -302,20 +337,21 @@ Outcome collect_outcome(const ProblemOptions& o, Backend& b, const StagedProblem
   return outcome;
 }
 
-Outcome run_problem(const ProblemOptions& o, Backend& b) {
-  StagedProblem staged = stage_problem(o, b);
-  std::vector<StagedRank>& ranks = staged.ranks;
+Outcome run_staged(const ProblemOptions& o, Backend& b, const StagedProblem& staged) {
+  const std::vector<StagedRank>& ranks = staged.ranks;
   if (o.mode == Mode::Fused) {
-    for (StagedRank& r : ranks) b.execute(r.spec, plan_fused(r.spec, r.call));
+    for (const StagedRank& r : ranks) b.execute(r.spec, plan_fused(r.spec, r.call));
   } else {
-    for (StagedRank& r : ranks) b.execute(r.spec, plan_statistics(r.spec, r.call));
+    for (const StagedRank& r : ranks) b.execute(r.spec, plan_statistics(r.spec, r.call));
     exchange_partials(b, ranks);
-    for (StagedRank& r : ranks) b.execute(r.spec, plan_loss(r.spec, r.call));
+    for (const StagedRank& r : ranks) b.execute(r.spec, plan_loss(r.spec, r.call));
     if (o.mode == Mode::ForwardBackward)
-      for (StagedRank& r : ranks) b.execute(r.spec, plan_backward(r.spec, r.call));
+      for (const StagedRank& r : ranks) b.execute(r.spec, plan_backward(r.spec, r.call));
   }
   return collect_outcome(o, b, staged);
 }
+
+Outcome run_problem(const ProblemOptions& o, Backend& b) { return run_staged(o, b, stage_problem(o, b)); }
 
 std::string Verdict::str() const {
   std::ostringstream out;
@@ -383,6 +419,54 @@ Verdict check_against_reference(const ProblemOptions& o, const Outcome& outcome)
         if (!good)
           check.fail(cat("gradient of rank ", r, " row ", i, " column ", outcome.offsets[r] + j, ": got ", got,
                          ", want ", want));
+      }
+  }
+  return verdict;
+}
+
+Verdict compare_with_single(const ProblemOptions& o, const Outcome& sharded, const Outcome& single) {
+  Verdict verdict;
+  Checker check(verdict);
+  const ReferenceResult& ref = sharded.reference;
+  const RankResult& whole = single.ranks.at(0);
+  const int64_t rows = o.d0 * o.d1, V = o.spec.vocab;
+  // Each run is within the reference's tolerance of fp64, so the two are within twice it of each other.
+  const double unit = o.spec.dtype == DType::F32 ? 1e-5 : o.spec.dtype == DType::BF16 ? 0x1p-7 : 0x1p-10;
+  // Below the smallest normal a relative bound stops meaning one unit in the last place: one subnormal step more.
+  const double subnormal = o.spec.dtype == DType::F32 ? 0x1p-149 : o.spec.dtype == DType::BF16 ? 0x1p-133 : 0x1p-24;
+  for (size_t r = 0; r < sharded.ranks.size(); ++r) {
+    const RankResult& mine = sharded.ranks[r];
+    for (int64_t i = 0; i < rows; ++i) {
+      const double lse_scale = 1.0 + (std::isfinite(ref.lse[i]) ? std::fabs(ref.lse[i]) : 0.0);
+      const double want = whole.row_loss[i], got = mine.row_loss[i];
+      if (check.close("loss against one GPU", i, got, want, 2 * (1e-5 * std::fabs(want) + 1e-6 * lse_scale)) &&
+          std::isfinite(want) && want != 0)
+        verdict.worst_loss_error = std::max(verdict.worst_loss_error, std::fabs(got - want) / std::fabs(want));
+    }
+    if (o.spec.reduction != Reduction::None)
+      check.close("reduced loss against one GPU", -1, mine.loss, whole.loss, 2 * (1e-5 * std::fabs(whole.loss) + 1e-6));
+    if (o.mode == Mode::ForwardOnly) continue;
+    const int64_t width = rows ? static_cast<int64_t>(mine.grad.size()) / rows : 0;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < width; ++j) {
+        const int64_t column = sharded.offsets[r] + j;
+        const double got = mine.grad[i * width + j], want = whole.grad[i * V + column];
+        bool strict, good;  // as in check_against_reference, with both runs' allowances for cancelling terms
+        if (!std::isfinite(got) || !std::isfinite(want)) {
+          strict = good = same_special(got, want);
+        } else {
+          const double bound = unit * std::max(std::fabs(got), std::fabs(want)) + subnormal;
+          strict = std::fabs(got - want) <= bound;
+          good = strict || std::fabs(got - want) <= bound + 2e-6 * ref.grad_terms[i * V + column];
+        }
+        if (strict && std::isfinite(want))
+          verdict.worst_gradient_error = std::max(
+              verdict.worst_gradient_error, o.spec.dtype == DType::F32
+                                                ? (want != 0 ? std::fabs(got - want) / std::fabs(want) : std::fabs(got))
+                                                : static_cast<double>(ulp_distance(o.spec.dtype, got, want)));
+        if (!strict && good) ++verdict.cancelling_elements;
+        if (!good)
+          check.fail(cat("gradient of rank ", r, " row ", i, " column ", column, ": got ", got, ", one GPU ", want));
       }
   }
   return verdict;

@@ -42,6 +42,10 @@ struct ProblemOptions {
   std::string str() const;
 };
 
+// V columns over W ranks as evenly as they go: V / W each, and the first V % W ranks one column more (50257 over 8:
+// one rank of 6283, seven of 6282).
+std::vector<int64_t> even_shards(int64_t vocab, int world);
+
 // What one rank's run produced, in the global row order; `grad` holds this rank's columns, rows x width.
 struct RankResult {
   std::vector<float> row_loss, lse, logprob, entropy, grad;
@@ -85,6 +89,17 @@ struct StagedProblem {
 };
 StagedProblem stage_problem(const ProblemOptions& options, Backend& backend);
 Outcome collect_outcome(const ProblemOptions& options, Backend& backend, const StagedProblem& staged);
+// The launch plans of every staged rank, with the in-process exchange between them, then collect_outcome.
+Outcome run_staged(const ProblemOptions& options, Backend& backend, const StagedProblem& staged);
+
+// One rank of a sharded problem, for a process that runs that rank alone against the other ranks' processes
+// (`xent run --tp`): the inputs are generated once (the same on every rank, from options.seed), then staged twice:
+// `shard` holds rank `rank`'s columns as a rank of options.shards.size() (its offsets[0] is the first column), and
+// `whole` the whole vocabulary as one rank (world 1), to compare with. Only `shard` carries the reference.
+struct RankProblem {
+  StagedProblem shard, whole;
+};
+RankProblem stage_rank(const ProblemOptions& options, Backend& backend, int rank);
 
 // The comparison of an outcome with its reference (SPEC.md tolerances) and across ranks.
 struct Verdict {
@@ -96,7 +111,15 @@ struct Verdict {
   int64_t cancelling_elements = 0;    // elements that needed the allowance for cancelling terms (p close to ε/V)
   std::string str() const;            // one line: PASS/FAIL with the worst errors
 };
+// `outcome` may hold only some of the ranks (the offsets say which columns each holds): every rank it holds is checked.
 Verdict check_against_reference(const ProblemOptions& options, const Outcome& outcome);
+
+// A sharded outcome against a one-rank run of the same problem (`single`): each rank's losses within twice the
+// reference's tolerance of the one-rank losses (each run is within it of fp64), and its gradient the matching slice
+// of the one-rank gradient within one unit in the last place (fp32: 1e-5 relative), or within both runs' allowances
+// for cancelling terms. The worst errors it reports are against the one-rank run. `sharded.reference` supplies the
+// sizes of the cancelling terms.
+Verdict compare_with_single(const ProblemOptions& options, const Outcome& sharded, const Outcome& single);
 
 // The interpreter backend: host memory, kernels run by the IR interpreter.
 std::unique_ptr<Backend> interpreter_backend();

@@ -1,12 +1,12 @@
 // `xent bench`: xent alone on the GPU. Measures the device's copy bandwidth first, then for each vocabulary size the
 // time of one cross-entropy step and its useful bandwidth (the bytes a perfect kernel must move, over the time) as a
-// fraction of that copy bandwidth (DESIGN.md, "Performance: how it is measured"). Optionally writes JSON.
+// fraction of that copy bandwidth (DESIGN.md, "Performance: how it is measured"). Optionally writes JSON. With --tp W:
+// W processes, one per GPU, timing the sharded step with its NCCL exchange (TensorParallel.h, RankCommands.h).
 #include <algorithm>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "compiler/Error.h"
 #include "runtime/CrossEntropyOp.h"
@@ -15,9 +15,12 @@
 #include "runtime/cuda/Driver.h"
 #include "runtime/cuda/Memory.h"
 #include "runtime/cuda/Timer.h"
+#include "tools/xent/BenchData.h"
 #include "tools/xent/Commands.h"
 #include "tools/xent/HostBench.h"
+#include "tools/xent/RankCommands.h"
 #include "tools/xent/SpecOptions.h"
+#include "tools/xent/TensorParallel.h"
 
 namespace xent::tools {
 namespace {
@@ -31,6 +34,8 @@ struct BenchOptions {
   std::string json;
   bool host = false;
   bool latency = false;
+  TensorParallelOptions tp;
+  bool vocabs_given = false, mode_given = false;  // else --tp has defaults of its own
 };
 
 // The launch-latency floor of `plan`: as many back-to-back launches of the reduce kernel over zero rows (one program
@@ -64,30 +69,6 @@ double copy_bandwidth(CUstream stream) {
   return 2.0 * bytes * repeats / (timer.stop() * 1e-3);
 }
 
-// Fills `buffer` with random values of `dtype` (generated for a few rows on the host, then replicated on the device).
-void fill_logits(cuda::DeviceBuffer& buffer, DType dtype, int64_t row_elements, CUstream stream) {
-  const int64_t sample_rows = 64, elem = dtype_bytes(dtype);
-  std::mt19937 rng(7);
-  std::normal_distribution<float> normal(0.0f, 3.0f);
-  std::vector<uint8_t> host(sample_rows * row_elements * elem);
-  for (int64_t i = 0; i < sample_rows * row_elements; ++i) {
-    float v = normal(rng);
-    if (dtype == DType::F32)
-      std::memcpy(&host[i * 4], &v, 4);
-    else {
-      uint32_t bits;
-      std::memcpy(&bits, &v, 4);
-      uint16_t half = dtype == DType::BF16 ? uint16_t(bits >> 16) : uint16_t(0x3C00 | (bits & 0x3FF));
-      std::memcpy(&host[i * 2], &half, 2);
-    }
-  }
-  size_t chunk = std::min(host.size(), buffer.bytes());
-  buffer.upload(host.data(), chunk);
-  for (size_t at = chunk; at < buffer.bytes(); at += chunk)
-    XENT_CU_CHECK(cuda::driver().cuMemcpyDtoDAsync(buffer.address() + at, buffer.address(),
-                                                   std::min(chunk, buffer.bytes() - at), stream));
-}
-
 nlohmann::json bench_one(const BenchOptions& o, int64_t vocab, double copy_bw, CUstream stream) {
   CrossEntropySpec spec = o.spec.spec();
   spec.vocab = spec.vocab_shard = vocab;
@@ -96,12 +77,8 @@ nlohmann::json bench_one(const BenchOptions& o, int64_t vocab, double copy_bw, C
   CrossEntropyOp op(spec);
 
   cuda::DeviceBuffer logits(size_t(rows) * vocab * elem), grad(size_t(rows) * vocab * elem);
-  cuda::DeviceBuffer labels(rows * 8), upstream(4), workspace(workspace_bytes(rows, 1));
+  cuda::DeviceBuffer labels = random_labels(rows, vocab), upstream(4), workspace(workspace_bytes(rows, 1));
   fill_logits(logits, spec.dtype, vocab, stream);
-  std::vector<int64_t> host_labels(rows);
-  std::mt19937_64 rng(11);
-  for (int64_t& y : host_labels) y = int64_t(rng() % uint64_t(vocab));
-  labels.upload(host_labels);
   float one = 1.0f;
   upstream.upload(&one, 4);
 
@@ -221,6 +198,32 @@ void run_bench(const BenchOptions& o) {
   }
 }
 
+// The shapes of DESIGN.md's large vocabularies, split over the ranks.
+const std::vector<int64_t> kTensorParallelVocabs = {128256, 151936};
+
+void run_tensor_parallel(const BenchOptions& o) {
+  TensorParallelBench b;
+  b.spec = o.spec.spec();
+  if (o.spec.vocab_shard) throw UserError("--vocab-shard: with --tp each rank takes its share of each V; leave it out");
+  if (o.host) throw UserError("--host: measures one process's host side; leave out --tp");
+  const std::string mode = o.mode_given ? o.mode : "fwd-bwd";
+  if (mode == "fused")
+    throw UserError("--mode: fused is one pass over whole rows, with no exchange; with --tp use fwd-bwd or fwd");
+  if (mode != "fwd-bwd" && mode != "fwd") throw UserError(cat("--mode: unknown mode '", mode, "'; use fwd-bwd or fwd"));
+  b.backward = mode == "fwd-bwd";
+  b.vocabs = o.vocabs_given ? o.vocabs : kTensorParallelVocabs;
+  for (int64_t vocab : b.vocabs)
+    if (vocab < o.tp.world) throw UserError(cat("--vocabs: ", o.tp.world, " ranks cannot share ", vocab, " columns"));
+  if (o.tokens < 1) throw UserError(cat("--tokens: ", o.tokens, " rows; give at least 1"));
+  if (o.iterations < 1) throw UserError(cat("--iterations: ", o.iterations, "; give at least 1"));
+  b.tokens = o.tokens;
+  b.iterations = o.iterations;
+  b.json = o.json;
+  if (o.tp.is_rank()) return run_as_rank(o.tp, [&] { bench_rank(b, o.tp); });
+  launch_ranks("bench", o.tp.world);
+  std::cout << "xent bench --tp " << o.tp.world << ": PASS on " << all_ranks(o.tp.world) << "\n";
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
@@ -229,9 +232,15 @@ void add_bench_command(CLI::App& app) {
       app.add_subcommand("bench", "time xent on the GPU: copy bandwidth, then ms and useful bandwidth per V");
   o->spec.add_to(*bench);
   bench->add_option("--tokens", o->tokens, "rows (tokens)")->capture_default_str();
-  bench->add_option("--vocabs", o->vocabs, "vocabulary sizes to time")->delimiter(',')->capture_default_str();
-  bench->add_option("--mode", o->mode, "fused (1 read + 1 write), fwd-bwd (2 reads + 1 write) or fwd (1 read)")
-      ->capture_default_str();
+  CLI::Option* vocabs = bench->add_option("--vocabs", o->vocabs, "vocabulary sizes to time (with --tp: 128256,151936)")
+                            ->delimiter(',')
+                            ->capture_default_str();
+  CLI::Option* mode =
+      bench
+          ->add_option(
+              "--mode", o->mode,
+              "fused (1 read + 1 write), fwd-bwd (2 reads + 1 write) or fwd (1 read); with --tp: fwd-bwd or fwd")
+          ->capture_default_str();
   bench->add_option("--iterations", o->iterations, "timed repetitions per shape")->capture_default_str();
   bench->add_option("--json", o->json, "also write the results to this JSON file");
   bench->add_flag("--host", o->host,
@@ -240,7 +249,13 @@ void add_bench_command(CLI::App& app) {
   bench->add_flag("--latency", o->latency,
                   "small batches instead: 1 to 512 rows of the first V of --vocabs, each step's time against the "
                   "launch-latency floor of as many empty launches");
-  bench->callback([o] { run_bench(*o); });
+  o->tp.add_to(*bench);
+  bench->callback([o, vocabs, mode] {
+    if (!o->tp.enabled()) return run_bench(*o);
+    o->vocabs_given = vocabs->count() > 0;
+    o->mode_given = mode->count() > 0;
+    run_tensor_parallel(*o);
+  });
 }
 
 }  // namespace xent::tools

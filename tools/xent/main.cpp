@@ -13,18 +13,19 @@ int main(int argc, char** argv) {
   xent::tools::add_bench_command(app);
   xent::tools::add_tune_command(app);
   xent::tools::add_cache_command(app);
+  // Each message goes out in one piece: the ranks of `--tp` share the terminal and may be stopped at any moment.
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const xent::tools::CommandFailed& e) {
-    std::cerr << "xent: " << e.what() << "\n";
+    std::cerr << xent::cat("xent: ", e.what(), "\n");
     return 1;
   } catch (const xent::UserError& e) {
-    std::cerr << "xent: error: " << e.what() << "\n";
+    std::cerr << xent::cat("xent: error: ", e.what(), "\n");
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "xent: internal error: " << e.what() << "\n";
+    std::cerr << xent::cat("xent: internal error: ", e.what(), "\n");
     return 3;
   }
   return 0;
