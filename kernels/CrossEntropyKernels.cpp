@@ -53,9 +53,11 @@ Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
   int threads = !long_fused_row ? 256 : lean ? 1024 : 512;
   if (t.threads == 0) t.threads = threads;
   if (t.block == 0) t.block = int64_t{8} * threads;
-  // Two tiles in flight per step: measured +1-4 points of copy bandwidth on the streaming kernels and on long fused
-  // rows with 1024 threads (docs/performance.md, change 7); short fused rows (256 threads) lost 5 points with it.
-  if (t.unroll == 0) t.unroll = kernel == CrossEntropyKernel::Fused && !long_fused_row ? 1 : 2;
+  // Two tiles in flight per step: measured +1-4 points of copy bandwidth on the streaming kernels and on fused rows
+  // of 50257 and 151936 columns (docs/performance.md, change 7). Short fused rows (256 threads) lost 5 points with
+  // it, and at V = 32000 (1024 threads) the fused kernel spills with it.
+  bool fused_unrolls = spec.vocab_shard >= 40000;
+  if (t.unroll == 0) t.unroll = kernel != CrossEntropyKernel::Fused || fused_unrolls ? 2 : 1;
   // Only the fused kernel splits a row over a cluster; the others walk their rows alone.
   if (kernel != CrossEntropyKernel::Fused || t.cluster == 0) t.cluster = 1;
   // Tunings that build the same code are written the same: a cluster holds the whole row, and a whole-row tile has
