@@ -55,7 +55,7 @@ Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
   if (t.block == 0) t.block = int64_t{8} * threads;
   // Two tiles in flight per step: measured +1-4 points of copy bandwidth on the streaming kernels and on fused rows
   // of 50257 and 151936 columns (docs/performance.md, change 7). Short fused rows (256 threads) lost 5 points with
-  // it, and at V = 32000 (1024 threads) the fused kernel spills with it.
+  // it, and at V = 32000 (1024 threads) the fused kernel spills with it (its two-tile masked tail).
   bool fused_unrolls = spec.vocab_shard >= 40000;
   if (t.unroll == 0) t.unroll = kernel != CrossEntropyKernel::Fused || fused_unrolls ? 2 : 1;
   // Only the fused kernel splits a row over a cluster; the others walk their rows alone.

@@ -41,7 +41,7 @@ struct TileWalk {
 // Visits a row in tiles of `tuning.block` columns, `tuning.unroll` tiles at a time: the group's loads are all issued
 // before the first fold, so that every thread keeps that many 16-byte loads in flight. Without a head, the groups
 // wholly inside the row run unmasked in a loop and the rest of the row (its length known at specialization, as V is)
-// follows as straight-line masked tiles, one at a time; with a head every tile is masked.
+// follows as straight-line masked tiles, loaded together as well; with a head every tile is masked.
 Exprs for_each_tile(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const Constexprs& c,
                     Expr head, Exprs carried, const TileWalk& walk) {
   const int64_t extent = walk_extent(spec, head.defined()), block = tuning.block;
@@ -76,11 +76,10 @@ Exprs for_each_tile(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning
   if (head.defined()) return loop(extent, true, carried);
   const int64_t unmasked_end = extent / group * group;
   if (unmasked_end > 0) carried = loop(unmasked_end, false, carried);
-  // The tail one tile at a time: masked loads in flight together cost registers (spills at V = 32000, 1024 threads)
-  // for at most `unroll` tiles of the row.
+  std::vector<Tile> tail;
   for (int64_t start = unmasked_end; start < extent; start += block)
-    carried = visit({tile_at(k.arange(start, start + block), true)}, carried);
-  return carried;
+    tail.push_back(tile_at(k.arange(start, start + block), true));
+  return tail.empty() ? carried : visit(tail, carried);
 }
 
 // The logits of a tile in fp32; -inf past the row's end.
