@@ -12,9 +12,11 @@
 #include "compiler/ir/Printer.h"
 #include "compiler/ir/Verifier.h"
 #include "tests/codegen_check.h"
+#include "tests/user_error.h"
 
 using namespace xent;
 using namespace xent::ir;
+using xent::testing::user_error;
 
 namespace {
 
@@ -33,17 +35,6 @@ std::unique_ptr<Kernel> neighbour_exchange(int cluster = kCluster) {
   k.store(k.addptr(out, p), k.load(k.addptr(slots, neighbour)));
   k.set_attribute("cluster", cluster);
   return k.finish();
-}
-
-template <class F>
-std::string user_error(F body) {
-  try {
-    body();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a UserError";
-  return {};
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }

@@ -14,10 +14,12 @@
 
 #include "compiler/Error.h"
 #include "compiler/ir/Builder.h"
+#include "tests/user_error.h"
 #include "compiler/ir/Semantics.h"
 
 using namespace xent;
 using namespace xent::ir;
+using xent::testing::user_error;
 using namespace xent::interp;
 
 namespace {
@@ -36,18 +38,6 @@ std::string hex(const void* p) {
   char text[24];
   std::snprintf(text, sizeof text, "0x%" PRIxPTR, reinterpret_cast<uintptr_t>(p));
   return text;
-}
-
-// Runs `body` expecting a UserError, and returns its message.
-template <class F>
-std::string user_error(F body) {
-  try {
-    body();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a UserError";
-  return {};
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }

@@ -103,12 +103,15 @@ RankTiming time_shape(const TensorParallelBench& o, const Rank& rank, int64_t vo
   CrossEntropy op(sharded);
   op.bind(rank.collective, stream);
   Tensors mine(sharded, o.spec.dtype, rows, stream);
-  t.step_ms = mean_ms(
-      [&] {
-        op.forward(mine.args, stream);
-        if (o.backward) op.backward(mine.args, stream);
-      },
-      o.iterations, stream);
+  auto step_ms = [&](CrossEntropy& step_op, Tensors& tensors) {
+    return mean_ms(
+        [&] {
+          step_op.forward(tensors.args, stream);
+          if (o.backward) step_op.backward(tensors.args, stream);
+        },
+        o.iterations, stream);
+  };
+  t.step_ms = step_ms(op, mine);
   t.loss_bits = loss_fingerprint(op, mine.args, rows, stream);
   const Outputs out = op.outputs(mine.args);
   const size_t slice = out.partials_rank_bytes;
@@ -120,12 +123,7 @@ RankTiming time_shape(const TensorParallelBench& o, const Rank& rank, int64_t vo
   const CrossEntropyOptions alone = options_for(o.spec, t.columns, 0, t.columns, 0, 1);
   CrossEntropy one(alone);
   Tensors whole(alone, o.spec.dtype, rows, stream);
-  t.one_gpu_ms = mean_ms(
-      [&] {
-        one.forward(whole.args, stream);
-        if (o.backward) one.backward(whole.args, stream);
-      },
-      o.iterations, stream);
+  t.one_gpu_ms = step_ms(one, whole);
   return t;
 }
 
