@@ -174,6 +174,52 @@ void write_gradient(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning
   row.walk(k, spec, tuning, c, {}, {load, fold});
 }
 
+// The fused kernel's pass over its row: the row, its global statistics, and what the gradient is written from.
+struct FusedPass {
+  Row row;
+  RowStats stats;
+  Tile part;                // the columns this program writes; undefined columns: the whole row, tile by tile
+  Expr x;                   // the logits of `part`, or of the row when it is one tile (else undefined)
+  Expr stores_row_outputs;  // i1: this program stores the row's loss, lse and rest; undefined: always
+};
+
+// One program per row, streaming it (or holding it as one tile when the block covers it).
+FusedPass stream_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const RowInputs& in,
+                     Expr d1, Expr ignore_index, const Constexprs& c) {
+  FusedPass pass;
+  pass.row = Row::begin(k, in, d1, ignore_index, k.constant_int(0, ScalarType::I64), c);
+  pass.stats = row_statistics(k, spec, tuning, c, pass.row, &pass.x);
+  return pass;
+}
+
+// A cluster of C programs per row: each holds one part in registers, publishes its statistics in `exchange`, waits for
+// the others at the cluster barrier, and merges all C partials itself (a few loads from L2).
+FusedPass cluster_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const RowInputs& in,
+                      Expr d1, Expr ignore_index, Expr exchange, const Constexprs& c) {
+  FusedPass pass;
+  Expr program = k.program_id(0).to(ScalarType::I64);
+  Expr rank = program % double(tuning.cluster);
+  Row& row = pass.row;
+  row = Row::begin(k, in, d1, ignore_index, k.constant_int(0, ScalarType::I64), c, program / double(tuning.cluster));
+  int64_t width = cluster_part_width(spec, tuning.cluster);
+  Expr first = (rank * double(width)).to(ScalarType::I32);
+  Expr columns = first + k.arange(0, width);
+  pass.part = {columns, columns, columns < c.vocab_shard, true};
+  pass.x = load_logits(k, row.logits.pointer, columns, pass.part.in_row);
+  Expr owns_label = (row.label_column >= first) & (row.label_column < first + double(width));
+  RowStats mine = LaneStats::first(pass.x, pass.part.in_row, columns == row.label_column, c)
+                      .finish(label_logit(k, row, owns_label), owns_label, c);
+  store_partials(k, k.addptr(exchange, program * double(kPartialFields)), mine, c);
+  k.cluster_barrier();
+  Expr partials = k.addptr(exchange, row.index * double(tuning.cluster * kPartialFields));
+  pass.stats = merge_partials(
+      k.constant_int(tuning.cluster, ScalarType::I32),
+      [&](Expr r, int f) { return k.load(k.addptr(partials, r * double(kPartialFields) + double(f))); },
+      k.constant(0.0, ScalarType::F32), c);
+  pass.stores_row_outputs = rank == 0.0;
+  return pass;
+}
+
 }  // namespace
 
 std::unique_ptr<Kernel> build_stats(const CrossEntropySpec& spec) {
@@ -229,41 +275,11 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   // Always a parameter, so that every tuning of the kernel has one ABI (a stored `xent tune` winner may use a cluster).
   Expr exchange = k.param(ir::ptr(ScalarType::F32), "exchange");
   Constexprs c = Constexprs::declare(k);
-  Expr no_offset = k.constant_int(0, ScalarType::I64);
 
-  // The row's statistics and what the gradient needs: the columns the program writes (undefined: the whole row, tile
-  // by tile) with their logits, and whether this program stores the row's loss.
-  RowStats stats;
-  Row row;
-  Tile part;
-  Expr x, stores_row_outputs;
-  if (tuning.cluster == 1) {
-    row = Row::begin(k, in, d1, ignore_index, no_offset, c);
-    stats = row_statistics(k, spec, tuning, c, row, &x);  // x: the logits when the row is one tile
-  } else {
-    // Cluster: the row's C programs each hold one part in registers, publish its statistics in `exchange`, wait for
-    // the others at the cluster barrier, and merge all C partials themselves (a few loads from L2).
-    Expr program = k.program_id(0).to(ScalarType::I64);
-    Expr rank = program % double(tuning.cluster);
-    row = Row::begin(k, in, d1, ignore_index, no_offset, c, program / double(tuning.cluster));
-    int64_t width = cluster_part_width(spec, tuning.cluster);
-    Expr first = (rank * double(width)).to(ScalarType::I32);
-    Expr columns = first + k.arange(0, width);
-    part = {columns, columns, columns < c.vocab_shard, true};
-    x = load_logits(k, row.logits.pointer, columns, part.in_row);
-    Expr owns_label = (row.label_column >= first) & (row.label_column < first + double(width));
-    RowStats mine = LaneStats::first(x, part.in_row, columns == row.label_column, c)
-                        .finish(label_logit(k, row, owns_label), owns_label, c);
-    store_partials(k, k.addptr(exchange, program * double(kPartialFields)), mine, c);
-    k.cluster_barrier();
-    Expr partials = k.addptr(exchange, row.index * double(tuning.cluster * kPartialFields));
-    stats = merge_partials(
-        k.constant_int(tuning.cluster, ScalarType::I32),
-        [&](Expr r, int f) { return k.load(k.addptr(partials, r * double(kPartialFields) + double(f))); },
-        k.constant(0.0, ScalarType::F32), c);
-    stores_row_outputs = rank == 0.0;
-  }
-
+  FusedPass pass = tuning.cluster == 1 ? stream_row(k, spec, tuning, in, d1, ignore_index, c)
+                                       : cluster_row(k, spec, tuning, in, d1, ignore_index, exchange, c);
+  const Row& row = pass.row;
+  const RowStats& stats = pass.stats;
   Expr d = stats.d_rest + stats.e_label;
   Expr lse = log_sum_exp(stats.m, d), rest = stats.d_rest / d;
   Expr weight = in.weight(k, row.index);
@@ -272,18 +288,18 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
     k.store(k.addptr(lse_rows, row.index), lse);
     k.store(k.addptr(rest_rows, row.index), rest);
   };
-  if (stores_row_outputs.defined())
-    k.if_then(stores_row_outputs, store_row_outputs);
+  if (pass.stores_row_outputs.defined())
+    k.if_then(pass.stores_row_outputs, store_row_outputs);
   else
     store_row_outputs();
 
   Expr scale = grad_scale * weight * k.load(inv_den);
   Expr grad_start = grad.row_start(row.index, d1).pointer;
-  if (!part.columns.defined()) {
-    write_gradient(k, spec, tuning, c, row, grad_start, lse, rest, scale, x);
+  if (!pass.part.columns.defined()) {
+    write_gradient(k, spec, tuning, c, row, grad_start, lse, rest, scale, pass.x);
   } else {
-    Expr g = gradient(x, part.columns == row.label_column, lse, rest, scale, row.facts.ok, c);
-    k.store(k.addptr(grad_start, part.offsets), g.to(grad_start.type().pointee()), part.in_row);
+    Expr g = gradient(pass.x, pass.part.columns == row.label_column, lse, rest, scale, row.facts.ok, c);
+    k.store(k.addptr(grad_start, pass.part.offsets), g.to(grad_start.type().pointee()), pass.part.in_row);
   }
   k.set_attribute("threads", tuning.threads);
   k.set_attribute("cluster", tuning.cluster);
