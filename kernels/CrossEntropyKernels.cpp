@@ -50,9 +50,12 @@ Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
   // third that label smoothing adds or for fp32 rows, so those keep 512 threads (128 registers), 8 columns each.
   bool long_fused_row = kernel == CrossEntropyKernel::Fused && spec.vocab_shard > 20000;
   bool lean = spec.label_smoothing == 0 && spec.dtype != DType::F32;
-  int threads = !long_fused_row ? 256 : lean ? 1024 : 512;
+  // Plain fused rows of 20000-40000 columns: `xent tune` found 256 threads with 16 columns each 13-14% faster than
+  // 1024 threads at V = 32000 and 37984 (docs/performance.md, change 9).
+  bool mid_fused_row = long_fused_row && lean && spec.vocab_shard < 40000;
+  int threads = !long_fused_row || mid_fused_row ? 256 : lean ? 1024 : 512;
   if (t.threads == 0) t.threads = threads;
-  if (t.block == 0) t.block = int64_t{8} * threads;
+  if (t.block == 0) t.block = int64_t{mid_fused_row ? 16 : 8} * threads;
   // Two tiles in flight per step: measured +1-4 points of copy bandwidth on the streaming kernels and on fused rows
   // of 50257 and 151936 columns (docs/performance.md, change 7). Short fused rows (256 threads) lost 5 points with
   // it, and at V = 32000 (1024 threads) the fused kernel spills with it (its two-tile masked tail).
