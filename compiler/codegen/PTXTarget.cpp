@@ -70,7 +70,7 @@ std::unique_ptr<llvm::TargetMachine> create_target_machine(std::string_view sm) 
   options.AllowFPOpFusion = llvm::FPOpFusion::Fast;
   std::unique_ptr<llvm::TargetMachine> machine(
       target->createTargetMachine(std::string(kNVPTXTriple), arch.cpu, arch.features, options, llvm::Reloc::PIC_,
-                                  std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+                                  std::nullopt, llvm::CodeGenOptLevel::Default));  // see the header
   if (!machine) throw InternalError(cat("cannot create an NVPTX target machine for ", sm));
   return machine;
 }

@@ -35,7 +35,9 @@ const PTXArch& ptx_arch(std::string_view sm);
 // newest older one (a newer GPU JIT-compiles that PTX). A UserError for devices older than every entry.
 const PTXArch& ptx_arch_for_device(int major, int minor);
 
-// A TargetMachine for `sm` at -O3 with FMA contraction (FPOpFusion::Fast). Initialises the NVPTX target once per
+// A TargetMachine for `sm` with FMA contraction (FPOpFusion::Fast) and the default code generation level: the IR is
+// already optimized at O3 (optimize_module), and the aggressive level only renumbered PTX virtual registers (which
+// ptxas allocates anew) while taking 10% longer (docs/performance.md, change 10). Initialises the NVPTX target once per
 // process (std::call_once; the target registry is global). Safe to call from several threads.
 std::unique_ptr<llvm::TargetMachine> create_target_machine(std::string_view sm);
 

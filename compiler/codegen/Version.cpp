@@ -14,6 +14,6 @@ std::string ptx_target(std::string_view sm) {
   return cat("cpu=", arch.cpu, ";features=", arch.features);
 }
 
-std::string_view codegen_flags() { return "opt=O3;fp_fusion=fast;f32_denormals=ftz;math=ex2,lg2,div.approx.ftz"; }
+std::string_view codegen_flags() { return "opt=O3;codegen=default;fp_fusion=fast;f32_denormals=ftz;math=ex2,lg2,div.approx.ftz"; }
 
 }  // namespace xent::codegen
