@@ -101,13 +101,7 @@ void check_single_rank(const ProblemOptions& o) {
 }
 
 ProblemOptions problem(DType dtype, int64_t vocab, Mode mode) {
-  ProblemOptions o;
-  o.spec.dtype = dtype;
-  o.spec.vocab = o.spec.vocab_shard = vocab;
-  o.mode = mode;
-  o.d0 = 4;
-  o.d1 = 16;
-  return o;
+  return ProblemOptions::whole_vocab(dtype, vocab, mode, 4, 16);
 }
 
 float read_f32(CUdeviceptr at) {

@@ -35,13 +35,7 @@ class GpuCrossEntropy : public ::testing::Test {
     EXPECT_TRUE(verdict.ok) << o.str() << "\n" << verdict.str();
   }
   static ProblemOptions base(DType dtype, int64_t vocab, Mode mode = Mode::ForwardBackward) {
-    ProblemOptions o;
-    o.spec.dtype = dtype;
-    o.spec.vocab = o.spec.vocab_shard = vocab;
-    o.mode = mode;
-    o.d0 = 4;
-    o.d1 = 16;
-    return o;
+    return ProblemOptions::whole_vocab(dtype, vocab, mode, 4, 16);
   }
 };
 

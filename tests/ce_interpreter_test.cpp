@@ -18,12 +18,7 @@ void check(const ProblemOptions& o) {
 }
 
 ProblemOptions base(DType dtype, int64_t vocab, Mode mode = Mode::ForwardBackward) {
-  ProblemOptions o;
-  o.spec.dtype = dtype;
-  o.spec.vocab = vocab;
-  o.spec.vocab_shard = vocab;
-  o.mode = mode;
-  return o;
+  return ProblemOptions::whole_vocab(dtype, vocab, mode);
 }
 
 }  // namespace

@@ -326,9 +326,9 @@ class Parser {
   // [axis N] [: type]`, in the order the printer writes them.
   void simple(Block& b, OpKind kind, const std::vector<Token>& names, const Token& op_name) {
     const OpInfo& info = op_info(kind);
-    bool has_result = ir::has_result(kind);
-    if (!has_result && !names.empty()) fail_at(names[0], cat("'", info.name, "' has no result"));
-    if (has_result && names.size() != 1)
+    const bool defines_value = has_result(kind);
+    if (!defines_value && !names.empty()) fail_at(names[0], cat("'", info.name, "' has no result"));
+    if (defines_value && names.size() != 1)
       fail_at(names.empty() ? op_name : names[1],
               cat("'", info.name, "' defines exactly one result (%x = ", info.name, " ...)"));
     Attributes a;
@@ -364,7 +364,7 @@ class Parser {
       a.axis = integer("an axis");
     }
     std::optional<Type> declared;
-    if (has_result) {
+    if (defines_value) {
       expect(":", "before the result type");
       declared = type();
     }

@@ -290,6 +290,16 @@ std::vector<int64_t> even_shards(int64_t vocab, int world) {
   return shards;
 }
 
+ProblemOptions ProblemOptions::whole_vocab(DType dtype, int64_t vocab, Mode mode, int64_t d0, int64_t d1) {
+  ProblemOptions o;
+  o.spec.dtype = dtype;
+  o.spec.vocab = o.spec.vocab_shard = vocab;
+  o.mode = mode;
+  o.d0 = d0;
+  o.d1 = d1;
+  return o;
+}
+
 std::string ProblemOptions::str() const {
   std::ostringstream out;
   out << spec.canonical() << " d0=" << d0 << " d1=" << d1 << " layout=" << int(layout) << " upstream=" << int(upstream)

@@ -40,6 +40,8 @@ struct ProblemOptions {
   bool misaligned = false;         // logits and gradient start one element past a 16-byte boundary
   uint64_t seed = 1;
   std::string str() const;
+  // One rank holding all `vocab` columns of `dtype`, run in `mode` over d0 x d1 rows; the rest as declared above.
+  static ProblemOptions whole_vocab(DType dtype, int64_t vocab, Mode mode, int64_t d0 = 2, int64_t d1 = 5);
 };
 
 // V columns over W ranks as evenly as they go: V / W each, and the first V % W ranks one column more (50257 over 8:
