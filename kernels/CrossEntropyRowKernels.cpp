@@ -18,12 +18,6 @@ struct Tile {
   bool whole_row;
 };
 
-// The offsets a row's walk covers: the row, and with a head (Alignment::Base) up to one vector more. The same number
-// as row_extent (CrossEntropyKernels.h), which the tuning side uses: a row has a head exactly when alignment_for is Base.
-int64_t walk_extent(const CrossEntropySpec& spec, bool has_head) {
-  return spec.vocab_shard + (has_head ? 16 / dtype_bytes(spec.dtype) - 1 : 0);
-}
-
 // The columns each program of a cluster holds: the shard split `cluster` ways, rounded up to whole 16-byte vectors so
 // that every part starts 16-byte aligned when the rows do.
 int64_t cluster_part_width(const CrossEntropySpec& spec, int cluster) {
@@ -42,9 +36,10 @@ struct TileWalk {
 // before the first fold, so that every thread keeps that many 16-byte loads in flight. Without a head, the groups
 // wholly inside the row run unmasked in a loop and the rest of the row (its length known at specialization, as V is)
 // follows as straight-line masked tiles, loaded together as well; with a head every tile is masked.
-Exprs for_each_tile(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const Constexprs& c,
-                    Expr head, Exprs carried, const TileWalk& walk) {
-  const int64_t extent = walk_extent(spec, head.defined()), block = tuning.block;
+// `extent` is the offsets the walk covers (row_extent: the row, and with a head up to one vector more).
+Exprs for_each_tile(KernelBuilder& k, int64_t extent, const Tuning& tuning, const Constexprs& c, Expr head,
+                    Exprs carried, const TileWalk& walk) {
+  const int64_t block = tuning.block;
   auto tile_at = [&](Expr offsets, bool masked) -> Tile {
     if (!head.defined()) return {offsets, offsets, masked ? offsets < c.vocab_shard : Expr(), false};
     Expr columns = offsets - head;
@@ -95,12 +90,14 @@ struct RowInputs {
   RowTensor logits, labels, mask;
   bool has_mask;
   Expr weights;
+  int64_t extent;  // the offsets a walk over a row covers (row_extent)
   static RowInputs declare(KernelBuilder& k, const CrossEntropySpec& spec, CrossEntropyKernel kernel,
                            bool with_weights) {
     RowInputs in;
     in.logits = RowTensor::declare(k, "logits", element_of(spec.dtype), alignment_for(spec, kernel));
     in.labels = RowTensor::declare(k, "labels", element_of(spec.label_type));
     in.has_mask = spec.has_mask;
+    in.extent = row_extent(spec, kernel);
     if (spec.has_mask) in.mask = RowTensor::declare(k, "mask", ScalarType::I32);
     if (with_weights && spec.has_weights) in.weights = k.param(ir::ptr(ScalarType::F32), "weights");
     return in;
@@ -118,6 +115,7 @@ struct Row {
   LabelFacts facts;
   Expr label_column;
   RowStart logits;
+  int64_t extent;  // as RowInputs::extent
   // Row `index`, by default the program's index (one program per row).
   static Row begin(KernelBuilder& k, const RowInputs& in, Expr d1, Expr ignore_index, Expr vocab_offset,
                    const Constexprs& c, Expr index = {}) {
@@ -126,15 +124,18 @@ struct Row {
     r.facts = label_facts(k, in.labels, in.mask_or_null(), r.index, d1, ignore_index, c);
     r.label_column = local_label_column(r.facts, vocab_offset, c);
     r.logits = in.logits.row_start(r.index, d1);
+    r.extent = in.extent;
     return r;
   }
   // Walks the row's tiles (see for_each_tile).
-  Exprs walk(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const Constexprs& c, Exprs carried,
+  Exprs walk(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, Exprs carried,
              const TileWalk& tile_walk) const {
-    return for_each_tile(k, spec, tuning, c, logits.head, std::move(carried), tile_walk);
+    return for_each_tile(k, extent, tuning, c, logits.head, std::move(carried), tile_walk);
   }
   // The logits of a tile in fp32; -inf past the row's end.
-  Expr load(const Tile& tile) const { return load_logits(logits.pointer.builder(), logits.pointer, tile.offsets, tile.in_row); }
+  Expr load(const Tile& tile) const {
+    return load_logits(logits.pointer.builder(), logits.pointer, tile.offsets, tile.in_row);
+  }
 };
 
 // The label's logit (f32), read once instead of being picked out of every tile; 0 unless `owns_label`.
@@ -149,14 +150,14 @@ Expr label_logit(KernelBuilder& k, const Row& row, Expr owns_label) {
 // `whole_row` receives its logits (to be reused).
 RowStats row_statistics(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const Constexprs& c,
                         const Row& row, Expr* whole_row = nullptr) {
-  int64_t lanes = std::min(tuning.block, walk_extent(spec, row.logits.head.defined()));
+  int64_t lanes = std::min(tuning.block, row.extent);
   auto fold = [&](const Tile& tile, Expr x, const Exprs& carried) {
     Expr is_label = tile.columns == row.label_column;
     if (!tile.whole_row) return LaneStats::from(carried).accumulate(x, tile.in_row, is_label, c).to_exprs();
     if (whole_row) *whole_row = x;
     return LaneStats::first(x, tile.in_row, is_label, c).to_exprs();
   };
-  LaneStats stats = LaneStats::from(row.walk(k, spec, tuning, c, LaneStats::empty(k, {lanes}).to_exprs(),
+  LaneStats stats = LaneStats::from(row.walk(k, tuning, c, LaneStats::empty(k, {lanes}).to_exprs(),
                                              {[&](const Tile& tile) { return row.load(tile); }, fold}));
   Expr owns_label = row.label_column >= 0.0;
   return stats.finish(label_logit(k, row, owns_label), owns_label, c);
@@ -171,7 +172,7 @@ void write_gradient(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning
     k.store(k.addptr(grad_start, tile.offsets), g.to(grad_start.type().pointee()), tile.in_row);
     return Exprs{};
   };
-  row.walk(k, spec, tuning, c, {}, {load, fold});
+  row.walk(k, tuning, c, {}, {load, fold});
 }
 
 // The fused kernel's pass over its row: the row, its global statistics, and what the gradient is written from.
@@ -184,8 +185,8 @@ struct FusedPass {
 };
 
 // One program per row, streaming it (or holding it as one tile when the block covers it).
-FusedPass stream_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const RowInputs& in,
-                     Expr d1, Expr ignore_index, const Constexprs& c) {
+FusedPass stream_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const RowInputs& in, Expr d1,
+                     Expr ignore_index, const Constexprs& c) {
   FusedPass pass;
   pass.row = Row::begin(k, in, d1, ignore_index, k.constant_int(0, ScalarType::I64), c);
   pass.stats = row_statistics(k, spec, tuning, c, pass.row, &pass.x);
