@@ -39,12 +39,12 @@ struct BenchOptions {
 };
 
 // The launch-latency floor of `plan`: as many back-to-back launches of the reduce kernel over zero rows (one program
-// that stores one float), so that only the cost of launching remains.
-std::vector<Launch> launch_floor(const std::vector<Launch>& plan, const CrossEntropyCall& call) {
-  Launch empty{CrossEntropyKernel::Reduce, 1,
-               {KernelArg::ptr(call.workspace.loss_rows), KernelArg::ptr(call.workspace.inv_den),
-                KernelArg::ptr(call.workspace.loss), KernelArg::i64(0)}};  // reduce's ABI (CrossEntropyKernels.h)
-  return std::vector<Launch>(plan.size(), empty);
+// that stores one float), so that only the cost of launching remains. The reduce launch is plan_loss's for no rows.
+std::vector<Launch> launch_floor(const CrossEntropySpec& spec, const std::vector<Launch>& plan, CrossEntropyCall call) {
+  CrossEntropySpec reduced = spec;
+  reduced.reduction = Reduction::Mean;
+  call.d0 = 0;
+  return std::vector<Launch>(plan.size(), plan_loss(reduced, call).back());
 }
 
 // Mean milliseconds per enqueue of `plan`, after warm-ups.
@@ -114,19 +114,20 @@ nlohmann::json bench_one(const BenchOptions& o, int64_t vocab, double copy_bw, C
   double useful = passes * double(rows) * vocab * elem;
   // The kernel the timed calls launched: a stored `xent tune` winner when there is one, else the heuristic's.
   const DeviceKernel& main = op.kernel(o.mode == "fused" ? CrossEntropyKernel::Fused : CrossEntropyKernel::Stats, rows);
-  return {{"vocab", vocab},
-          {"ms", ms},
-          {"useful_gb_per_s", useful / (ms * 1e-3) / 1e9},
-          {"fraction_of_copy", useful / (ms * 1e-3) / copy_bw},
-          {"floor_ms", useful / copy_bw * 1e3},
-          {"registers", main.module.registers()},
-          {"spill_bytes", main.module.local_bytes()},
-          {"threads", main.threads},
-          {"block", main.tuning.block},
-          {"unroll", main.tuning.unroll},
-          {"cluster", main.cluster},
-          {"launches", plan.size()},
-          {"launch_floor_ms", time_plan(op, launch_floor(plan, call), o.iterations, stream)}};
+  nlohmann::json r = {{"vocab", vocab},
+                      {"ms", ms},
+                      {"useful_gb_per_s", useful / (ms * 1e-3) / 1e9},
+                      {"fraction_of_copy", useful / (ms * 1e-3) / copy_bw},
+                      {"floor_ms", useful / copy_bw * 1e3},
+                      {"registers", main.module.registers()},
+                      {"spill_bytes", main.module.local_bytes()},
+                      {"threads", main.threads},
+                      {"block", main.tuning.block},
+                      {"unroll", main.tuning.unroll},
+                      {"cluster", main.cluster},
+                      {"launches", plan.size()}};
+  if (o.latency) r["launch_floor_ms"] = time_plan(op, launch_floor(spec, plan, call), o.iterations, stream);
+  return r;
 }
 
 // Small batches (the inference case): the time of a step against the launch-latency floor of its launches.
@@ -179,8 +180,8 @@ void run_bench(const BenchOptions& o) {
               << std::setw(14) << std::setprecision(0) << r["useful_gb_per_s"].get<double>() << std::setw(8)
               << std::setprecision(0) << 100 * r["fraction_of_copy"].get<double>() << "%" << std::setw(11)
               << std::setprecision(3) << r["floor_ms"].get<double>() << std::setw(6) << r["registers"].get<int>()
-              << std::setw(9) << r["threads"].get<int>() << std::setw(7) << r["block"].get<int64_t>()
-              << std::setw(9) << r["cluster"].get<int>() << "\n";
+              << std::setw(9) << r["threads"].get<int>() << std::setw(7) << r["block"].get<int64_t>() << std::setw(9)
+              << r["cluster"].get<int>() << "\n";
     results.push_back(r);
   }
   XENT_CU_CHECK(cuda::driver().cuStreamDestroy(stream));
