@@ -37,8 +37,15 @@ struct TileWalk {
 // wholly inside the row run unmasked in a loop and the rest of the row (its length known at specialization, as V is)
 // follows as straight-line masked tiles, loaded together as well; with a head every tile is masked.
 // `extent` is the offsets the walk covers (row_extent: the row, and with a head up to one vector more).
+//
+// A second walk over a row goes `Backward`: the unmasked groups from the last one down, then the tail. The columns
+// the first walk read last are the ones still in L2, so they are re-read first; forward, every column would wait a
+// whole row's traffic of every program in flight, and long rows would miss L2 entirely. (The tail, under one group,
+// comes last in either order: read first, its registers made ptxas spill the 1024-thread fused kernel.)
+enum class WalkOrder { Forward, Backward };
 Exprs for_each_tile(KernelBuilder& k, int64_t extent, const Tuning& tuning, const Constexprs& c, Expr head,
-                    Exprs carried, const TileWalk& walk) {
+                    Exprs carried, const TileWalk& walk, WalkOrder order) {
+  const bool backward = order == WalkOrder::Backward;
   const int64_t block = tuning.block;
   auto tile_at = [&](Expr offsets, bool masked) -> Tile {
     if (!head.defined()) return {offsets, offsets, masked ? offsets < c.vocab_shard : Expr(), false};
@@ -58,13 +65,17 @@ Exprs for_each_tile(KernelBuilder& k, int64_t extent, const Tuning& tuning, cons
     return visit({whole}, carried);
   }
   const int64_t group = block * tuning.unroll;
-  // Groups of tiles from column 0 while the group starts before `end`.
+  // The groups of tiles that start before `end`, from column 0 or (backward) from the last group's start.
   auto loop = [&](int64_t end, bool masked, Exprs values) {
+    const int64_t last = (end - 1) / group * group;
     Expr zero = k.constant_int(0, ScalarType::I32), step = k.constant_int(group, ScalarType::I32);
-    return k.for_loop(zero, k.constant_int(end, ScalarType::I32), step, values, [&](Expr start, const Exprs& inner) {
+    return k.for_loop(zero, k.constant_int(end, ScalarType::I32), step, values, [&](Expr i, const Exprs& inner) {
+      Expr start = backward ? k.constant_int(last, ScalarType::I32) - i : i;
       std::vector<Tile> tiles;
-      for (int64_t u = 0; u < tuning.unroll; ++u)
-        tiles.push_back(tile_at(start + k.arange(u * block, (u + 1) * block), masked));
+      for (int64_t u = 0; u < tuning.unroll; ++u) {
+        int64_t at = (backward ? tuning.unroll - 1 - u : u) * block;
+        tiles.push_back(tile_at(start + k.arange(at, at + block), masked));
+      }
       return visit(tiles, inner);
     });
   };
@@ -128,9 +139,9 @@ struct Row {
     return r;
   }
   // Walks the row's tiles (see for_each_tile).
-  Exprs walk(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, Exprs carried,
-             const TileWalk& tile_walk) const {
-    return for_each_tile(k, extent, tuning, c, logits.head, std::move(carried), tile_walk);
+  Exprs walk(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, Exprs carried, const TileWalk& tile_walk,
+             WalkOrder order = WalkOrder::Forward) const {
+    return for_each_tile(k, extent, tuning, c, logits.head, std::move(carried), tile_walk, order);
   }
   // The logits of a tile in fp32; -inf past the row's end.
   Expr load(const Tile& tile) const {
@@ -163,16 +174,17 @@ RowStats row_statistics(KernelBuilder& k, const CrossEntropySpec& spec, const Tu
   return stats.finish(label_logit(k, row, owns_label), owns_label, c);
 }
 
-// Writes the gradient of the row, tile by tile; `whole_row` (when defined) holds the logits already.
+// Writes the gradient of the row, tile by tile in `order`; `whole_row` (when defined) holds the logits already.
 void write_gradient(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const Constexprs& c,
-                    const Row& row, Expr grad_start, Expr lse, Expr rest, Expr scale, Expr whole_row = {}) {
+                    const Row& row, WalkOrder order, Expr grad_start, Expr lse, Expr rest, Expr scale,
+                    Expr whole_row = {}) {
   auto load = [&](const Tile& tile) { return whole_row.defined() ? whole_row : row.load(tile); };
   auto fold = [&](const Tile& tile, Expr x, const Exprs&) {
     Expr g = gradient(x, tile.columns == row.label_column, lse, rest, scale, row.facts.ok, c);
     k.store(k.addptr(grad_start, tile.offsets), g.to(grad_start.type().pointee()), tile.in_row);
     return Exprs{};
   };
-  row.walk(k, tuning, c, {}, {load, fold});
+  row.walk(k, tuning, c, {}, {load, fold}, order);
 }
 
 // The fused kernel's pass over its row: the row, its global statistics, and what the gradient is written from.
@@ -257,7 +269,7 @@ std::unique_ptr<Kernel> build_backward(const CrossEntropySpec& spec) {
   Expr scale = k.load(grad_output.row_pointer(row.index, d1)) * in.weight(k, row.index) * k.load(inv_den);
   Expr lse = k.load(k.addptr(lse_rows, row.index)), rest = k.load(k.addptr(rest_rows, row.index));
   // Alignment::Base promises the gradient has the logits' strides, so its rows have the same head.
-  write_gradient(k, spec, tuning, c, row, grad.row_start(row.index, d1).pointer, lse, rest, scale);
+  write_gradient(k, spec, tuning, c, row, WalkOrder::Forward, grad.row_start(row.index, d1).pointer, lse, rest, scale);
   k.set_attribute("threads", tuning.threads);
   return k.finish();
 }
@@ -297,7 +309,8 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   Expr scale = grad_scale * weight * k.load(inv_den);
   Expr grad_start = grad.row_start(row.index, d1).pointer;
   if (!pass.part.columns.defined()) {
-    write_gradient(k, spec, tuning, c, row, grad_start, lse, rest, scale, pass.x);
+    // The row's second read: backward, so that it starts with the columns still in L2.
+    write_gradient(k, spec, tuning, c, row, WalkOrder::Backward, grad_start, lse, rest, scale, pass.x);
   } else {
     Expr g = gradient(pass.x, pass.part.columns == row.label_column, lse, rest, scale, row.facts.ok, c);
     k.store(k.addptr(grad_start, pass.part.offsets), g.to(grad_start.type().pointee()), pass.part.in_row);
