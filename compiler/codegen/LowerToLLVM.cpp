@@ -553,14 +553,38 @@ class Lowering {
     define(op, {from_compute(acc, element)});
   }
 
-  // The tile goes to shared memory; each result slot folds its row or column there, in order.
+  // True when every row of the 2-D `tile` is one chunk of its thread and `rows` (the tile's rows as a 1-D tile) has
+  // chunks of one element: then row r and element r of `rows` sit in the same thread, in slot group r / T of each, so
+  // a reduction along the rows or a broadcast of `rows` along them moves no data between threads (Layout.h).
+  bool rows_are_chunks(const ir::Value* tile, const ir::Value* rows) const {
+    return layout(tile).vector == tile->type().shape()[1] && layout(rows).vector == 1;
+  }
+
+  // Each row of a tile folded inside its thread: result slot j folds the operand's slots j·C to j·C + C − 1.
+  void lower_reduce_rows_in_thread(const Operation& op) {
+    const ir::Value* x = op.operand(0);
+    ReduceKind kind = op.attributes().reduction;
+    ScalarType element = x->type().element();
+    int columns = static_cast<int>(x->type().shape()[1]);
+    Slots result;
+    for (int j = 0; j < layout(op.result()).slots; ++j) {
+      std::vector<llvm::Value*> row;
+      for (int c = 0; c < columns; ++c) row.push_back(to_compute(slots(x)[j * columns + c], element));
+      result.push_back(from_compute(fold(kind, row), element));
+    }
+    define(op, result);
+  }
+
+  // The tile goes to shared memory; each result slot folds its row or column there, in order. Rows held whole by
+  // their threads fold in place instead.
   void lower_reduce_2d(const Operation& op) {
     const ir::Value* x = op.operand(0);
+    int64_t axis = op.attributes().axis;
+    if (axis == 1 && rows_are_chunks(x, op.result())) return lower_reduce_rows_in_thread(op);
     ReduceKind kind = op.attributes().reduction;
     ScalarType element = x->type().element();
     llvm::Type* type = compute_type(element);
     int64_t rows = x->type().shape()[0], columns = x->type().shape()[1];
-    int64_t axis = op.attributes().axis;
     llvm::GlobalVariable* tile = shared_array(type, rows * columns);
     store_to_shared(tile, x, [&](llvm::Value* v) { return to_compute(v, element); });
     barrier(b_);
@@ -641,6 +665,11 @@ class Lowering {
       return along_rows ? b_.CreateUDiv(e, c) : b_.CreateURem(e, c);
     };
     Slots result;
+    if (along_rows && rows_are_chunks(op.result(), x)) {
+      // Result slot s holds column s % C of the row in operand slot s / C, in the same thread.
+      for (int s = 0; s < out.slots; ++s) result.push_back(slots(x)[s / columns]);
+      return define(op, result);
+    }
     const Operation* def = x->defining_op();
     if (def && def->kind() == OpKind::Arange) {
       for (int s = 0; s < out.slots; ++s)
