@@ -5,6 +5,7 @@
 namespace xent::ce {
 
 using ir::ParamInfo;
+using ir::ReduceKind;
 using ir::Type;
 
 namespace {
@@ -91,39 +92,30 @@ Expr safe_max(Expr m) { return m.builder().select(m == -kInf, m.builder().litera
 
 Expr log_sum_exp(Expr m, Expr d) { return safe_max(m) + m.builder().log(d); }
 
-LaneStats LaneStats::empty(KernelBuilder& k, const ir::Type::Shape& shape) {
-  Expr zero = k.splat(k.constant(0.0, ScalarType::F32), shape);
-  return {k.splat(k.constant(-kInf, ScalarType::F32), shape), zero, zero, zero};
-}
-
-LaneStats LaneStats::first(Expr x, Expr in_row, Expr is_label, const Constexprs& c) {
-  // Each lane's max is its own logit, so exp(x - max) is 1, or 0 for a -inf entry: no exp needed until finish().
-  KernelBuilder& k = x.builder();
-  Expr zero = k.literal(0.0, x), one = k.literal(1.0, x);
-  Expr finite_below = x != -kInf;  // NaN counts as present, so that it reaches the sums
-  Expr in = in_row.defined() ? in_row : k.splat(k.constant_int(1, ScalarType::I1), x.type().shape());
-  LaneStats s{x, k.select(is_label, zero, k.select(finite_below, one, zero)), zero, zero};
-  s.sum_x = when(
-      c.smoothing_on(), [&] { return k.select(in, x, zero); }, zero);
-  // p·x tends to 0 as p does: a -inf logit adds 0, not 0·(-inf) = NaN.
-  s.sum_ex = when(
-      c.entropy != 0.0, [&] { return k.select(finite_below, x, zero); }, zero);
-  return s;
+LaneStats LaneStats::empty(KernelBuilder& k, int64_t lanes) {
+  Expr zero = k.splat(k.constant(0.0, ScalarType::F32), {lanes});
+  return {k.splat(k.constant(-kInf, ScalarType::F32), {lanes}), zero, zero, zero};
 }
 
 LaneStats LaneStats::accumulate(Expr x, Expr in_row, Expr is_label, const Constexprs& c) const {
   KernelBuilder& k = x.builder();
+  auto fold_lanes = [&](ReduceKind kind, Expr t) { return k.reduce(kind, t, 1); };
+  auto to_columns = [&](Expr lanes) { return k.broadcast(lanes, x.type().shape(), 0); };
   Expr zero = k.literal(0.0, x);
-  Expr m_new = k.max(m, x);
+  // Max ignores NaN, so a NaN logit stays out of the max and reaches the sums through its exp.
+  Expr m_new = k.max(m, fold_lanes(ReduceKind::Max, x));
   Expr shift = safe_max(m_new);
-  Expr rescale = k.exp(m - shift), e = k.exp(x - shift);  // 0 for -inf, never NaN
+  Expr rescale = k.exp(m - shift), e = k.exp(x - to_columns(shift));  // 0 for -inf, never NaN
   LaneStats next;
   next.m = m_new;
-  next.d_rest = d_rest * rescale + k.select(is_label, zero, e);
+  next.d_rest = d_rest * rescale + fold_lanes(ReduceKind::Sum, k.select(is_label, zero, e));
   next.sum_x = when(
-      c.smoothing_on(), [&] { return sum_x + (in_row.defined() ? k.select(in_row, x, zero) : x); }, sum_x);
+      c.smoothing_on(),
+      [&] { return sum_x + fold_lanes(ReduceKind::Sum, in_row.defined() ? k.select(in_row, x, zero) : x); }, sum_x);
+  // p·x tends to 0 as p does: a -inf logit adds 0, not 0·(-inf) = NaN.
   next.sum_ex = when(
-      c.entropy != 0.0, [&] { return sum_ex * rescale + k.select(e > 0.0, e * x, zero); }, sum_ex);
+      c.entropy != 0.0,
+      [&] { return sum_ex * rescale + fold_lanes(ReduceKind::Sum, k.select(e > 0.0, e * x, zero)); }, sum_ex);
   return next;
 }
 

@@ -74,19 +74,19 @@ struct RowStats {
   static RowStats from(const Exprs& e) { return {e[0], e[1], e[2], e[3], e[4], e[5]}; }
 };
 
-// Online softmax statistics kept per tile element while a row streams through in tiles: every element position
-// carries its own running max, Σ exp(x - max) over columns other than the label, Σ x and Σ exp(x - max)·x. Nothing
-// is reduced across threads until the row ends (finish), so the walk over the row needs no barrier.
+// Online softmax statistics of a row streaming through in tiles. A tile is 2-D, [lanes, chunk]: each lane is a run of
+// `chunk` contiguous columns that one thread holds (a 16-byte vector; see chunked_columns), so a tile folds into its
+// lanes inside the threads, with one max and one rescale per lane instead of per element. Every lane carries its own
+// running max, Σ exp(x - max) over columns other than the label, Σ x and Σ exp(x - max)·x. Nothing is reduced across
+// threads until the row ends (finish), so the walk over the row needs no barrier.
 struct LaneStats {
-  Expr m, d_rest, sum_x, sum_ex;  // tiles
+  Expr m, d_rest, sum_x, sum_ex;  // [lanes] tiles
   Exprs to_exprs() const { return {m, d_rest, sum_x, sum_ex}; }
   static LaneStats from(const Exprs& e) { return {e[0], e[1], e[2], e[3]}; }
-  // The statistics of the first tile: x (f32, -inf where `in_row` is false; `in_row` undefined when every column is in
-  // the row), `is_label` marks the label's column.
-  static LaneStats first(Expr x, Expr in_row, Expr is_label, const Constexprs& c);
-  // The statistics of no tile yet, for a loop's carried values.
-  static LaneStats empty(KernelBuilder& k, const ir::Type::Shape& shape);
-  // Folds in the next tile (`in_row` as in first()).
+  // The statistics of no tile yet, for `lanes` lanes.
+  static LaneStats empty(KernelBuilder& k, int64_t lanes);
+  // Folds in the next [lanes, chunk] tile x (f32, -inf where `in_row` is false; `in_row` undefined when every column
+  // is in the row); `is_label` marks the label's column.
   LaneStats accumulate(Expr x, Expr in_row, Expr is_label, const Constexprs& c) const;
   // The row's statistics: lanes merged by block-wide reductions; the label's logit `x_label` (f32, read directly)
   // counts when `owns_label`.

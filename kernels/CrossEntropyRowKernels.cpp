@@ -1,6 +1,7 @@
 // The kernels that run one program per row and walk the row's columns: stats, backward and fused.
 #include <algorithm>
 #include <limits>
+#include <numeric>
 
 #include "kernels/CrossEntropyCommon.h"
 #include "kernels/CrossEntropyKernels.h"
@@ -10,13 +11,32 @@ namespace {
 
 using ir::Kernel;
 
-// One tile of a row: its columns of the row (i32 tile), their offsets from where the row's accesses start (the
-// columns plus the row's head), the mask of the columns inside the row (undefined when all are), and whether the tile
-// is the whole row (built without a loop, so its values stay usable afterwards).
+// One tile of a row: its columns of the row (an i32 [lanes, chunk] tile, see chunked_columns), their offsets from
+// where the row's accesses start (the columns plus the row's head), the mask of the columns inside the row (undefined
+// when all are), and whether the tile is the whole row (built without a loop, so its values stay usable afterwards).
 struct Tile {
   Expr columns, offsets, in_row;
   bool whole_row;
 };
+
+// Columns `start` + [at, at + count) as a [ceil(count / chunk), chunk] tile, row-major (it runs past the end when chunk
+// does not divide count). With `chunk` a row's 16-byte vector, each thread holds whole lanes (Layout.h), so folding a
+// tile into its lanes moves no data between threads.
+Expr chunked_columns(KernelBuilder& k, Expr start, int64_t at, int64_t count, int64_t chunk) {
+  int64_t lanes = (count + chunk - 1) / chunk;
+  ir::Type::Shape shape{lanes, chunk};
+  Expr lane_starts = k.broadcast(k.arange(at / chunk, at / chunk + lanes), shape, 0) * double(chunk);
+  Expr columns = lane_starts + k.broadcast(k.arange(0, chunk), shape, 1);
+  return start.defined() ? start + columns : columns;
+}
+
+// The columns of a lane: one 16-byte vector where the rows' accesses are aligned to one (else a single column), and
+// when the row streams in tiles, no more than divides the tile, so that every tile starts on a whole lane.
+int64_t lane_width(const CrossEntropySpec& spec, CrossEntropyKernel kernel, const Tuning& tuning, int64_t extent) {
+  if (alignment_for(spec, kernel) == Alignment::None) return 1;
+  int64_t vector = 16 / dtype_bytes(spec.dtype);
+  return tuning.block >= extent ? vector : std::gcd(vector, tuning.block);
+}
 
 // The columns each program of a cluster holds: the shard split `cluster` ways, rounded up to whole 16-byte vectors so
 // that every part starts 16-byte aligned when the rows do.
@@ -43,10 +63,11 @@ struct TileWalk {
 // whole row's traffic of every program in flight, and long rows would miss L2 entirely. (The tail, under one group,
 // comes last in either order: read first, its registers made ptxas spill the 1024-thread fused kernel.)
 enum class WalkOrder { Forward, Backward };
-Exprs for_each_tile(KernelBuilder& k, int64_t extent, const Tuning& tuning, const Constexprs& c, Expr head,
-                    Exprs carried, const TileWalk& walk, WalkOrder order) {
+Exprs for_each_tile(KernelBuilder& k, int64_t extent, int64_t chunk, const Tuning& tuning, const Constexprs& c,
+                    Expr head, Exprs carried, const TileWalk& walk, WalkOrder order) {
   const bool backward = order == WalkOrder::Backward;
   const int64_t block = tuning.block;
+  auto columns = [&](Expr start, int64_t at, int64_t count) { return chunked_columns(k, start, at, count, chunk); };
   auto tile_at = [&](Expr offsets, bool masked) -> Tile {
     if (!head.defined()) return {offsets, offsets, masked ? offsets < c.vocab_shard : Expr(), false};
     Expr columns = offsets - head;
@@ -59,8 +80,8 @@ Exprs for_each_tile(KernelBuilder& k, int64_t extent, const Tuning& tuning, cons
     return values;
   };
   if (block >= extent) {
-    Expr offsets = k.arange(0, extent);
-    Tile whole = head.defined() ? tile_at(offsets, true) : Tile{offsets, offsets, Expr(), true};
+    Expr offsets = columns({}, 0, extent);
+    Tile whole = head.defined() || extent % chunk ? tile_at(offsets, true) : Tile{offsets, offsets, Expr(), true};
     whole.whole_row = true;
     return visit({whole}, carried);
   }
@@ -74,7 +95,7 @@ Exprs for_each_tile(KernelBuilder& k, int64_t extent, const Tuning& tuning, cons
       std::vector<Tile> tiles;
       for (int64_t u = 0; u < tuning.unroll; ++u) {
         int64_t at = (backward ? tuning.unroll - 1 - u : u) * block;
-        tiles.push_back(tile_at(start + k.arange(at, at + block), masked));
+        tiles.push_back(tile_at(columns(start, at, block), masked));
       }
       return visit(tiles, inner);
     });
@@ -84,7 +105,7 @@ Exprs for_each_tile(KernelBuilder& k, int64_t extent, const Tuning& tuning, cons
   if (unmasked_end > 0) carried = loop(unmasked_end, false, carried);
   std::vector<Tile> tail;
   for (int64_t start = unmasked_end; start < extent; start += block)
-    tail.push_back(tile_at(k.arange(start, start + block), true));
+    tail.push_back(tile_at(columns({}, start, block), true));
   return tail.empty() ? carried : visit(tail, carried);
 }
 
@@ -102,13 +123,15 @@ struct RowInputs {
   bool has_mask;
   Expr weights;
   int64_t extent;  // the offsets a walk over a row covers (row_extent)
+  int64_t chunk;   // the columns of a lane of its tiles (lane_width)
   static RowInputs declare(KernelBuilder& k, const CrossEntropySpec& spec, CrossEntropyKernel kernel,
-                           bool with_weights) {
+                           const Tuning& tuning, bool with_weights) {
     RowInputs in;
     in.logits = RowTensor::declare(k, "logits", element_of(spec.dtype), alignment_for(spec, kernel));
     in.labels = RowTensor::declare(k, "labels", element_of(spec.label_type));
     in.has_mask = spec.has_mask;
     in.extent = row_extent(spec, kernel);
+    in.chunk = lane_width(spec, kernel, tuning, in.extent);
     if (spec.has_mask) in.mask = RowTensor::declare(k, "mask", ScalarType::I32);
     if (with_weights && spec.has_weights) in.weights = k.param(ir::ptr(ScalarType::F32), "weights");
     return in;
@@ -126,7 +149,7 @@ struct Row {
   LabelFacts facts;
   Expr label_column;
   RowStart logits;
-  int64_t extent;  // as RowInputs::extent
+  int64_t extent, chunk;  // as in RowInputs
   // Row `index`, by default the program's index (one program per row).
   static Row begin(KernelBuilder& k, const RowInputs& in, Expr d1, Expr ignore_index, Expr vocab_offset,
                    const Constexprs& c, Expr index = {}) {
@@ -136,12 +159,13 @@ struct Row {
     r.label_column = local_label_column(r.facts, vocab_offset, c);
     r.logits = in.logits.row_start(r.index, d1);
     r.extent = in.extent;
+    r.chunk = in.chunk;
     return r;
   }
   // Walks the row's tiles (see for_each_tile).
   Exprs walk(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, Exprs carried, const TileWalk& tile_walk,
              WalkOrder order = WalkOrder::Forward) const {
-    return for_each_tile(k, extent, tuning, c, logits.head, std::move(carried), tile_walk, order);
+    return for_each_tile(k, extent, chunk, tuning, c, logits.head, std::move(carried), tile_walk, order);
   }
   // The logits of a tile in fp32; -inf past the row's end.
   Expr load(const Tile& tile) const {
@@ -161,14 +185,12 @@ Expr label_logit(KernelBuilder& k, const Row& row, Expr owns_label) {
 // `whole_row` receives its logits (to be reused).
 RowStats row_statistics(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const Constexprs& c,
                         const Row& row, Expr* whole_row = nullptr) {
-  int64_t lanes = std::min(tuning.block, row.extent);
+  int64_t lanes = (std::min(tuning.block, row.extent) + row.chunk - 1) / row.chunk;
   auto fold = [&](const Tile& tile, Expr x, const Exprs& carried) {
-    Expr is_label = tile.columns == row.label_column;
-    if (!tile.whole_row) return LaneStats::from(carried).accumulate(x, tile.in_row, is_label, c).to_exprs();
-    if (whole_row) *whole_row = x;
-    return LaneStats::first(x, tile.in_row, is_label, c).to_exprs();
+    if (tile.whole_row && whole_row) *whole_row = x;
+    return LaneStats::from(carried).accumulate(x, tile.in_row, tile.columns == row.label_column, c).to_exprs();
   };
-  LaneStats stats = LaneStats::from(row.walk(k, tuning, c, LaneStats::empty(k, {lanes}).to_exprs(),
+  LaneStats stats = LaneStats::from(row.walk(k, tuning, c, LaneStats::empty(k, lanes).to_exprs(),
                                              {[&](const Tile& tile) { return row.load(tile); }, fold}));
   Expr owns_label = row.label_column >= 0.0;
   return stats.finish(label_logit(k, row, owns_label), owns_label, c);
@@ -216,11 +238,12 @@ FusedPass cluster_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuni
   row = Row::begin(k, in, d1, ignore_index, k.constant_int(0, ScalarType::I64), c, program / double(tuning.cluster));
   int64_t width = cluster_part_width(spec, tuning.cluster);
   Expr first = (rank * double(width)).to(ScalarType::I32);
-  Expr columns = first + k.arange(0, width);
+  Expr columns = chunked_columns(k, first, 0, width, row.chunk);
   pass.part = {columns, columns, columns < c.vocab_shard, true};
   pass.x = load_logits(k, row.logits.pointer, columns, pass.part.in_row);
   Expr owns_label = (row.label_column >= first) & (row.label_column < first + double(width));
-  RowStats mine = LaneStats::first(pass.x, pass.part.in_row, columns == row.label_column, c)
+  RowStats mine = LaneStats::empty(k, width / row.chunk)
+                      .accumulate(pass.x, pass.part.in_row, columns == row.label_column, c)
                       .finish(label_logit(k, row, owns_label), owns_label, c);
   store_partials(k, k.addptr(exchange, program * double(kPartialFields)), mine, c);
   k.cluster_barrier();
@@ -237,14 +260,14 @@ FusedPass cluster_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuni
 
 std::unique_ptr<Kernel> build_stats(const CrossEntropySpec& spec) {
   KernelBuilder k("ce_stats");
-  RowInputs in = RowInputs::declare(k, spec, CrossEntropyKernel::Stats, false);
+  Tuning tuning = tuning_for(spec, CrossEntropyKernel::Stats);
+  RowInputs in = RowInputs::declare(k, spec, CrossEntropyKernel::Stats, tuning, false);
   Expr partials = k.param(ir::ptr(ScalarType::F32), "partials");
   Expr d1 = k.param(ir::i64(), "d1"), ignore_index = k.param(ir::i64(), "ignore_index");
   Expr vocab_offset = k.param(ir::i64(), "vocab_offset");
   Constexprs c = Constexprs::declare(k);
 
   Row row = Row::begin(k, in, d1, ignore_index, vocab_offset, c);
-  Tuning tuning = tuning_for(spec, CrossEntropyKernel::Stats);
   RowStats stats = row_statistics(k, spec, tuning, c, row);
 
   store_partials(k, k.addptr(partials, row.index * double(kPartialFields)), stats, c);
@@ -254,7 +277,8 @@ std::unique_ptr<Kernel> build_stats(const CrossEntropySpec& spec) {
 
 std::unique_ptr<Kernel> build_backward(const CrossEntropySpec& spec) {
   KernelBuilder k("ce_backward");
-  RowInputs in = RowInputs::declare(k, spec, CrossEntropyKernel::Backward, true);
+  Tuning tuning = tuning_for(spec, CrossEntropyKernel::Backward);
+  RowInputs in = RowInputs::declare(k, spec, CrossEntropyKernel::Backward, tuning, true);
   Expr lse_rows = k.param(ir::ptr(ScalarType::F32), "lse"), rest_rows = k.param(ir::ptr(ScalarType::F32), "rest");
   RowTensor grad_output = RowTensor::declare(k, "grad_output", ScalarType::F32);
   Expr inv_den = k.param(ir::ptr(ScalarType::F32), "inv_den");
@@ -264,7 +288,6 @@ std::unique_ptr<Kernel> build_backward(const CrossEntropySpec& spec) {
   Expr vocab_offset = k.param(ir::i64(), "vocab_offset");
   Constexprs c = Constexprs::declare(k);
 
-  Tuning tuning = tuning_for(spec, CrossEntropyKernel::Backward);
   Row row = Row::begin(k, in, d1, ignore_index, vocab_offset, c);
   Expr scale = k.load(grad_output.row_pointer(row.index, d1)) * in.weight(k, row.index) * k.load(inv_den);
   Expr lse = k.load(k.addptr(lse_rows, row.index)), rest = k.load(k.addptr(rest_rows, row.index));
@@ -277,7 +300,7 @@ std::unique_ptr<Kernel> build_backward(const CrossEntropySpec& spec) {
 std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   KernelBuilder k("ce_fused");
   Tuning tuning = tuning_for(spec, CrossEntropyKernel::Fused);
-  RowInputs in = RowInputs::declare(k, spec, CrossEntropyKernel::Fused, true);
+  RowInputs in = RowInputs::declare(k, spec, CrossEntropyKernel::Fused, tuning, true);
   Expr inv_den = k.param(ir::ptr(ScalarType::F32), "inv_den");
   Expr loss_rows = k.param(ir::ptr(ScalarType::F32), "loss_rows");
   Expr lse_rows = k.param(ir::ptr(ScalarType::F32), "lse"), rest_rows = k.param(ir::ptr(ScalarType::F32), "rest");
