@@ -60,10 +60,9 @@ Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
   if (t.threads == 0) t.threads = threads;
   if (t.block == 0) t.block = int64_t{mid_fused_row ? 16 : 8} * threads;
   // Two tiles in flight per step: measured +1-4 points of copy bandwidth on the streaming kernels and on fused rows
-  // of 50257 and 151936 columns (docs/performance.md, change 7). Short fused rows (256 threads) lost 5 points with
-  // it, and at V = 32000 (1024 threads) the fused kernel spills with it (its two-tile masked tail).
-  bool fused_unrolls = spec.vocab_shard >= 40000;
-  if (t.unroll == 0) t.unroll = kernel != CrossEntropyKernel::Fused || fused_unrolls ? 2 : 1;
+  // of 50257 and 151936 columns (docs/performance.md, change 7), and since statistics fold per lane (change 13) on
+  // short fused rows too (`xent tune`: 6% at V = 16032, 10% at 32000).
+  if (t.unroll == 0) t.unroll = 2;
   // Only the fused kernel splits a row over a cluster; the others walk their rows alone.
   if (kernel != CrossEntropyKernel::Fused || t.cluster == 0) t.cluster = 1;
   // Tunings that build the same code are written the same: a cluster holds the whole row, and a whole-row tile has
@@ -80,10 +79,12 @@ int64_t row_extent(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
 }
 
 Alignment alignment_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
-  // Row heads (Alignment::Base) pay for themselves where the gradient is written: on an H100 at V = 50257 they took
-  // forward+backward from 60% to 81% of copy bandwidth, while the statistics and fused kernels ran faster with plain
-  // 2-byte accesses (81% against 73%, 58% against 47%), coalesced across the warp as they are.
-  if (spec.alignment == Alignment::Base && kernel != CrossEntropyKernel::Backward) return Alignment::None;
+  // Row heads (Alignment::Base) let a kernel read 16-byte vectors from rows that do not start on one. On an H100 at
+  // V = 50257 they took forward+backward's gradient kernel from 60% to 81% of copy bandwidth, and once statistics
+  // folded per 16-byte lane (change 13) the statistics kernel from 85% to 91%; the fused kernel ran slower with them
+  // (58% against 47% before change 13, 61% against 53% after), so it keeps plain 2-byte accesses, coalesced across
+  // the warp as they are.
+  if (spec.alignment == Alignment::Base && kernel == CrossEntropyKernel::Fused) return Alignment::None;
   return spec.alignment;
 }
 

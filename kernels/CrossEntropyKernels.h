@@ -71,10 +71,10 @@ bool uses_tuning(CrossEntropyKernel kernel);
 
 // The tuning a kernel of the family is built with: the spec's choices, and the built-in heuristic's for zero fields,
 // with a block longer than the row's extent cut to it (both hold the row as one tile, so they build the same code).
-// The heuristic comes from a sweep on an H100 (docs/performance.md): row-streaming kernels keep one 16-byte bf16
-// vector per thread per tile with 256 threads (128 for the statistics kernel); the fused kernel on rows of 20000-40000 columns uses 256 threads of 16
-// columns, and on longer rows 1024 threads (512 with label smoothing or fp32, for registers), 8 columns each; two
-// tiles are loaded per step except on fused rows under 40000 columns.
+// The heuristic comes from sweeps on an H100 (docs/performance.md): row-streaming kernels keep one 16-byte bf16
+// vector per thread per tile with 256 threads (128 for the statistics kernel); the fused kernel on rows of
+// 20000-40000 columns uses 256 threads of 16 columns, and on longer rows 1024 threads (512 with label smoothing or
+// fp32, for registers), 8 columns each; two tiles are loaded per step.
 // `xent tune` measures how far it is from the best of its space (kernels/CrossEntropyTuning.h) and stores the winners
 // that the runtime then prefers (runtime/tuning/).
 Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel);

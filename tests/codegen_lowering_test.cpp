@@ -126,4 +126,21 @@ TEST(CodegenLowering, TwoDimensionalReduceAndBroadcast) {
   check(k, {"CHECK: ld.global.v4.f32", "CHECK: bar.sync", "CHECK: bar.sync"});
 }
 
+// Lanes of one 16-byte vector ([256, 8] bf16, each row one thread's chunk), as the row kernels fold their tiles: the
+// per-lane max, its broadcast back and the per-lane sum stay in registers; only the final fold over all lanes (the
+// lanes' layout has one element per chunk) meets in shared memory.
+TEST(CodegenLowering, ReduceAlongLanesHeldByThreadsStaysInRegisters) {
+  KernelBuilder k("lanes");
+  Expr x = k.param(ptr(ScalarType::BF16), "x", {16});
+  Expr out = k.param(ptr(ScalarType::F32), "out", {16});
+  ir::Type::Shape shape{256, 8};
+  Expr offsets = k.broadcast(k.arange(0, 256), shape, 0) * 8 + k.broadcast(k.arange(0, 8), shape, 1);
+  Expr v = k.load(k.addptr(x, offsets)).to(ScalarType::F32);
+  Expr m = k.reduce(ReduceKind::Max, v, 1);
+  Expr d = k.reduce(ReduceKind::Sum, k.exp(v - k.broadcast(m, shape, 0)), 1);
+  k.store(out, k.reduce_sum(m + k.log(d)));
+  check(k, {"CHECK: ld.global.nc.v4.u32", "CHECK-NOT: st.shared", "CHECK: ex2.approx", "CHECK-NOT: st.shared",
+            "CHECK: lg2.approx", "CHECK: shfl.sync", "CHECK: st.shared", "CHECK: bar.sync"});
+}
+
 }  // namespace

@@ -14,7 +14,10 @@
 // contiguous and aligned. Values joined by elementwise operations (including addptr, load, store, select, and the
 // values carried through `for` and `if`) must share one layout, so w is chosen per such group of tiles: the widest
 // access width proven for any pointer tile of the group (1 when there is none). Reduce and broadcast are the only
-// operations whose result may have another layout than their operand; the lowering moves data between the two.
+// operations whose result may have another layout than their operand; the lowering moves data between the two,
+// through shared memory unless no data has to move: when every row of a 2-D [R, C] tile is one chunk (w = C) and the
+// 1-D [R] side has w = 1, row r and element r sit in the same thread, so a reduction along the rows and a broadcast
+// back along them stay in registers (how the row kernels fold 16-byte lanes).
 //
 // A pointer tile's access width is the largest power of two a <= w, a * sizeof(pointee) <= 16, for which every run of
 // a elements starting at a multiple of a has contiguous addresses aligned to a * sizeof(pointee). It is proven by a
