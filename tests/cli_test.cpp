@@ -118,7 +118,7 @@ TEST_F(Cli, TuneShowListsStoredResults) {
   EXPECT_TRUE(contains(r.output,
                        "ce_fused  NVIDIA H100 80GB HBM3 (sm_90)  bucket 16384  winner "
                        "threads=512;block=18992;unroll=1;cluster=1 0.640 ms  heuristic "
-                       "threads=256;block=2048;unroll=1;cluster=1 0.672 ms  ratio 1.05\n"))
+                       "threads=256;block=2048;unroll=2;cluster=1 0.672 ms  ratio 1.05\n"))
       << r.output;
   EXPECT_TRUE(contains(r.output, "    " + spec.canonical() + "\n")) << r.output;
   EXPECT_FALSE(contains(r.output, "another xent build")) << r.output;
