@@ -52,26 +52,34 @@ struct TileWalk {
   std::function<Exprs(const Tile& tile, Expr data, const Exprs& carried)> fold;
 };
 
+// A row's geometry for a walk: its columns (the shard's width), the offsets a walk covers (row_extent: the width, and
+// with a head up to one vector more) and the columns of a lane of its tiles (lane_width).
+struct RowShape {
+  int64_t width, extent, chunk;
+};
+
 // Visits a row in tiles of `tuning.block` columns, `tuning.unroll` tiles at a time: the group's loads are all issued
-// before the first fold, so that every thread keeps that many 16-byte loads in flight. Without a head, the groups
-// wholly inside the row run unmasked in a loop and the rest of the row (its length known at specialization, as V is)
-// follows as straight-line masked tiles, loaded together as well; with a head every tile is masked.
-// `extent` is the offsets the walk covers (row_extent: the row, and with a head up to one vector more).
+// before the first fold, so that every thread keeps that many 16-byte loads in flight. The groups wholly inside every
+// row run unmasked in a loop (the body); the rest is straight-line masked tiles, loaded together as well: the tail
+// past the body (its length known at specialization, as V is) and, when rows are read from the 16-byte boundary
+// before them (a `head` of 0 to one vector less one columns), the first group, which holds the head.
 //
-// A second walk over a row goes `Backward`: the unmasked groups from the last one down, then the tail. The columns
-// the first walk read last are the ones still in L2, so they are re-read first; forward, every column would wait a
-// whole row's traffic of every program in flight, and long rows would miss L2 entirely. (The tail, under one group,
-// comes last in either order: read first, its registers made ptxas spill the 1024-thread fused kernel.)
+// A second walk over a row goes `Backward`: the body's groups from the last one down, then the tail, then the first
+// group. The columns the first walk read last are the ones still in L2, so they are re-read first; forward, every
+// column would wait a whole row's traffic of every program in flight, and long rows would miss L2 entirely. (The
+// tail, under one group, comes after the body in either order: read first, its registers made ptxas spill the
+// 1024-thread fused kernel.)
 enum class WalkOrder { Forward, Backward };
-Exprs for_each_tile(KernelBuilder& k, int64_t extent, int64_t chunk, const Tuning& tuning, const Constexprs& c,
-                    Expr head, Exprs carried, const TileWalk& walk, WalkOrder order) {
+
+Exprs for_each_tile(KernelBuilder& k, const RowShape& row, const Tuning& tuning, const Constexprs& c, Expr head,
+                    Exprs carried, const TileWalk& walk, WalkOrder order) {
   const bool backward = order == WalkOrder::Backward;
-  const int64_t block = tuning.block;
-  auto columns = [&](Expr start, int64_t at, int64_t count) { return chunked_columns(k, start, at, count, chunk); };
+  const int64_t block = tuning.block, extent = row.extent;
+  auto columns = [&](Expr start, int64_t at, int64_t count) { return chunked_columns(k, start, at, count, row.chunk); };
   auto tile_at = [&](Expr offsets, bool masked) -> Tile {
     if (!head.defined()) return {offsets, offsets, masked ? offsets < c.vocab_shard : Expr(), false};
     Expr columns = offsets - head;
-    return {columns, offsets, (columns >= 0.0) & (columns < c.vocab_shard), false};
+    return {columns, offsets, masked ? (columns >= 0.0) & (columns < c.vocab_shard) : Expr(), false};
   };
   auto visit = [&](const std::vector<Tile>& tiles, Exprs values) {
     std::vector<Expr> data;
@@ -79,34 +87,37 @@ Exprs for_each_tile(KernelBuilder& k, int64_t extent, int64_t chunk, const Tunin
     for (size_t i = 0; i < tiles.size(); ++i) values = walk.fold(tiles[i], data[i], values);
     return values;
   };
+  auto visit_masked = [&](int64_t begin, int64_t end, Exprs values) {
+    std::vector<Tile> tiles;
+    for (int64_t start = begin; start < end; start += block) tiles.push_back(tile_at(columns({}, start, block), true));
+    return tiles.empty() ? values : visit(tiles, values);
+  };
   if (block >= extent) {
     Expr offsets = columns({}, 0, extent);
-    Tile whole = head.defined() || extent % chunk ? tile_at(offsets, true) : Tile{offsets, offsets, Expr(), true};
+    Tile whole = head.defined() || extent % row.chunk ? tile_at(offsets, true) : Tile{offsets, offsets, Expr(), true};
     whole.whole_row = true;
     return visit({whole}, carried);
   }
   const int64_t group = block * tuning.unroll;
-  // The groups of tiles that start before `end`, from column 0 or (backward) from the last group's start.
-  auto loop = [&](int64_t end, bool masked, Exprs values) {
-    const int64_t last = (end - 1) / group * group;
+  // Offsets from one vector on and below the row's width are inside the row whatever its head (under one vector).
+  const int64_t first_end = head.defined() ? group : 0;
+  const int64_t body_end = std::max(first_end, row.width / group * group);
+  auto body = [&](Exprs values) {
+    if (body_end == first_end) return values;
     Expr zero = k.constant_int(0, ScalarType::I32), step = k.constant_int(group, ScalarType::I32);
-    return k.for_loop(zero, k.constant_int(end, ScalarType::I32), step, values, [&](Expr i, const Exprs& inner) {
-      Expr start = backward ? k.constant_int(last, ScalarType::I32) - i : i;
+    Expr count = k.constant_int(body_end - first_end, ScalarType::I32);
+    return k.for_loop(zero, count, step, values, [&](Expr i, const Exprs& inner) {
+      Expr start = backward ? k.constant_int(body_end - group, ScalarType::I32) - i : i + double(first_end);
       std::vector<Tile> tiles;
       for (int64_t u = 0; u < tuning.unroll; ++u) {
         int64_t at = (backward ? tuning.unroll - 1 - u : u) * block;
-        tiles.push_back(tile_at(columns(start, at, block), masked));
+        tiles.push_back(tile_at(columns(start, at, block), false));
       }
       return visit(tiles, inner);
     });
   };
-  if (head.defined()) return loop(extent, true, carried);
-  const int64_t unmasked_end = extent / group * group;
-  if (unmasked_end > 0) carried = loop(unmasked_end, false, carried);
-  std::vector<Tile> tail;
-  for (int64_t start = unmasked_end; start < extent; start += block)
-    tail.push_back(tile_at(columns({}, start, block), true));
-  return tail.empty() ? carried : visit(tail, carried);
+  if (backward) return visit_masked(0, first_end, visit_masked(body_end, extent, body(carried)));
+  return visit_masked(body_end, extent, body(visit_masked(0, first_end, carried)));
 }
 
 // The logits of a tile in fp32; -inf past the row's end.
@@ -122,16 +133,15 @@ struct RowInputs {
   RowTensor logits, labels, mask;
   bool has_mask;
   Expr weights;
-  int64_t extent;  // the offsets a walk over a row covers (row_extent)
-  int64_t chunk;   // the columns of a lane of its tiles (lane_width)
+  RowShape shape;
   static RowInputs declare(KernelBuilder& k, const CrossEntropySpec& spec, CrossEntropyKernel kernel,
                            const Tuning& tuning, bool with_weights) {
     RowInputs in;
     in.logits = RowTensor::declare(k, "logits", element_of(spec.dtype), alignment_for(spec, kernel));
     in.labels = RowTensor::declare(k, "labels", element_of(spec.label_type));
     in.has_mask = spec.has_mask;
-    in.extent = row_extent(spec, kernel);
-    in.chunk = lane_width(spec, kernel, tuning, in.extent);
+    int64_t extent = row_extent(spec, kernel);
+    in.shape = {spec.vocab_shard, extent, lane_width(spec, kernel, tuning, extent)};
     if (spec.has_mask) in.mask = RowTensor::declare(k, "mask", ScalarType::I32);
     if (with_weights && spec.has_weights) in.weights = k.param(ir::ptr(ScalarType::F32), "weights");
     return in;
@@ -149,7 +159,7 @@ struct Row {
   LabelFacts facts;
   Expr label_column;
   RowStart logits;
-  int64_t extent, chunk;  // as in RowInputs
+  RowShape shape;
   // Row `index`, by default the program's index (one program per row).
   static Row begin(KernelBuilder& k, const RowInputs& in, Expr d1, Expr ignore_index, Expr vocab_offset,
                    const Constexprs& c, Expr index = {}) {
@@ -158,14 +168,13 @@ struct Row {
     r.facts = label_facts(k, in.labels, in.mask_or_null(), r.index, d1, ignore_index, c);
     r.label_column = local_label_column(r.facts, vocab_offset, c);
     r.logits = in.logits.row_start(r.index, d1);
-    r.extent = in.extent;
-    r.chunk = in.chunk;
+    r.shape = in.shape;
     return r;
   }
   // Walks the row's tiles (see for_each_tile).
   Exprs walk(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, Exprs carried, const TileWalk& tile_walk,
              WalkOrder order = WalkOrder::Forward) const {
-    return for_each_tile(k, extent, chunk, tuning, c, logits.head, std::move(carried), tile_walk, order);
+    return for_each_tile(k, shape, tuning, c, logits.head, std::move(carried), tile_walk, order);
   }
   // The logits of a tile in fp32; -inf past the row's end.
   Expr load(const Tile& tile) const {
@@ -185,7 +194,7 @@ Expr label_logit(KernelBuilder& k, const Row& row, Expr owns_label) {
 // `whole_row` receives its logits (to be reused).
 RowStats row_statistics(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const Constexprs& c,
                         const Row& row, Expr* whole_row = nullptr) {
-  int64_t lanes = (std::min(tuning.block, row.extent) + row.chunk - 1) / row.chunk;
+  int64_t lanes = (std::min(tuning.block, row.shape.extent) + row.shape.chunk - 1) / row.shape.chunk;
   auto fold = [&](const Tile& tile, Expr x, const Exprs& carried) {
     if (tile.whole_row && whole_row) *whole_row = x;
     return LaneStats::from(carried).accumulate(x, tile.in_row, tile.columns == row.label_column, c).to_exprs();
@@ -238,11 +247,11 @@ FusedPass cluster_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuni
   row = Row::begin(k, in, d1, ignore_index, k.constant_int(0, ScalarType::I64), c, program / double(tuning.cluster));
   int64_t width = cluster_part_width(spec, tuning.cluster);
   Expr first = (rank * double(width)).to(ScalarType::I32);
-  Expr columns = chunked_columns(k, first, 0, width, row.chunk);
+  Expr columns = chunked_columns(k, first, 0, width, row.shape.chunk);
   pass.part = {columns, columns, columns < c.vocab_shard, true};
   pass.x = load_logits(k, row.logits.pointer, columns, pass.part.in_row);
   Expr owns_label = (row.label_column >= first) & (row.label_column < first + double(width));
-  RowStats mine = LaneStats::empty(k, width / row.chunk)
+  RowStats mine = LaneStats::empty(k, width / row.shape.chunk)
                       .accumulate(pass.x, pass.part.in_row, columns == row.label_column, c)
                       .finish(label_logit(k, row, owns_label), owns_label, c);
   store_partials(k, k.addptr(exchange, program * double(kPartialFields)), mine, c);
