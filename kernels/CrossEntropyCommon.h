@@ -75,10 +75,11 @@ struct RowStats {
 };
 
 // Online softmax statistics of a row streaming through in tiles. A tile is 2-D, [lanes, chunk]: each lane is a run of
-// `chunk` contiguous columns that one thread holds (a 16-byte vector; see chunked_columns), so a tile folds into its
-// lanes inside the threads, with one max and one rescale per lane instead of per element. Every lane carries its own
-// running max, Σ exp(x - max) over columns other than the label, Σ x and Σ exp(x - max)·x. Nothing is reduced across
-// threads until the row ends (finish), so the walk over the row needs no barrier.
+// `chunk` contiguous columns that one thread holds (a 16-byte vector; see chunked_columns in
+// CrossEntropyRowKernels.cpp), so a tile folds into its lanes inside the threads, with one max and one rescale per lane
+// instead of per element. Every lane carries its own running max, Σ exp(x - max) over columns other than the label, Σ x
+// and Σ exp(x - max)·x. Nothing is reduced across threads until the row ends (finish), so the walk over the row needs
+// no barrier.
 struct LaneStats {
   Expr m, d_rest, sum_x, sum_ex;  // [lanes] tiles
   Exprs to_exprs() const { return {m, d_rest, sum_x, sum_ex}; }
@@ -93,8 +94,8 @@ struct LaneStats {
   RowStats finish(Expr x_label, Expr owns_label, const Constexprs& c) const;
 };
 
-// The statistics of a row from `count` (i32) partial statistics of its parts, each relative to its own max: the ranks of
-// a tensor-parallel group, or the programs of a cluster. `field(r, f)` loads field f (in RowStats order: m, d_rest,
+// The statistics of a row from `count` (i32) partial statistics of its parts, each relative to its own max: the ranks
+// of a tensor-parallel group, or the programs of a cluster. `field(r, f)` loads field f (in RowStats order: m, d_rest,
 // e_label, x_label, sum_x, sum_ex) of partial r; `zero` is an f32 zero of the shape of one row's (or tile of rows')
 // statistics.
 using PartialField = std::function<Expr(Expr r, int f)>;

@@ -75,7 +75,7 @@ Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
 
 int64_t row_extent(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
   bool head = alignment_for(spec, kernel) == Alignment::Base;
-  return spec.vocab_shard + (head ? 16 / dtype_bytes(spec.dtype) - 1 : 0);
+  return spec.vocab_shard + (head ? vector_elements(spec.dtype) - 1 : 0);
 }
 
 Alignment alignment_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {

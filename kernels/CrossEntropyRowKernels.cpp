@@ -34,14 +34,14 @@ Expr chunked_columns(KernelBuilder& k, Expr start, int64_t at, int64_t count, in
 // when the row streams in tiles, no more than divides the tile, so that every tile starts on a whole lane.
 int64_t lane_width(const CrossEntropySpec& spec, CrossEntropyKernel kernel, const Tuning& tuning, int64_t extent) {
   if (alignment_for(spec, kernel) == Alignment::None) return 1;
-  int64_t vector = 16 / dtype_bytes(spec.dtype);
+  int64_t vector = vector_elements(spec.dtype);
   return tuning.block >= extent ? vector : std::gcd(vector, tuning.block);
 }
 
 // The columns each program of a cluster holds: the shard split `cluster` ways, rounded up to whole 16-byte vectors so
 // that every part starts 16-byte aligned when the rows do.
 int64_t cluster_part_width(const CrossEntropySpec& spec, int cluster) {
-  int64_t vector = 16 / dtype_bytes(spec.dtype);
+  int64_t vector = vector_elements(spec.dtype);
   int64_t width = (spec.vocab_shard + cluster - 1) / cluster;
   return (width + vector - 1) / vector * vector;
 }

@@ -45,6 +45,7 @@ Alignment parse_alignment(const std::string& text, const std::string& argument) 
   return parse_name<Alignment>(kAlignmentNames, text, argument);
 }
 int dtype_bytes(DType d) { return d == DType::F32 ? 4 : 2; }
+int vector_elements(DType d) { return 16 / dtype_bytes(d); }
 
 std::string to_string(const Tuning& t) {
   return cat("threads=", t.threads, ";block=", t.block, ";unroll=", t.unroll, ";cluster=", t.cluster);

@@ -31,6 +31,8 @@ LabelType parse_label_type(const std::string& text, const std::string& argument 
 Reduction parse_reduction(const std::string& text, const std::string& argument = "reduction");
 Alignment parse_alignment(const std::string& text, const std::string& argument = "alignment");
 int dtype_bytes(DType d);
+// Elements of `d` in one 16-byte vector, the widest access a thread makes.
+int vector_elements(DType d);
 
 // How a kernel maps onto the GPU. Zeros mean "the built-in heuristic decides" (tuning_for in CrossEntropyKernels.h).
 // A new field needs a line in to_string below, in to_json/from_json (CrossEntropyTuning.cpp) and in validate();

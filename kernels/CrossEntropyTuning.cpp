@@ -31,7 +31,7 @@ std::vector<Tuning> tuning_candidates(const CrossEntropySpec& spec, CrossEntropy
     t = tuning_for(variant, kernel);
     if (std::find(candidates.begin(), candidates.end(), t) == candidates.end()) candidates.push_back(t);
   };
-  const int64_t vector = 16 / dtype_bytes(spec.dtype), extent = row_extent(base, kernel);
+  const int64_t vector = vector_elements(spec.dtype), extent = row_extent(base, kernel);
   for (int threads : kThreadCounts) {
     for (int vectors : kVectorsPerThread)
       for (int unroll : kUnrolls) add({threads, threads * vectors * vector, unroll, 1});

@@ -14,7 +14,7 @@ namespace {
 
 // Elements from one row to the next.
 int64_t row_stride(const CrossEntropySpec& spec) {
-  const int64_t vector = 16 / dtype_bytes(spec.dtype);
+  const int64_t vector = vector_elements(spec.dtype);
   if (spec.alignment != Alignment::Rows) return spec.vocab_shard;
   return (spec.vocab_shard + vector - 1) / vector * vector;
 }
