@@ -38,7 +38,8 @@ const PTXArch& ptx_arch_for_device(int major, int minor);
 // A TargetMachine for `sm` with FMA contraction (FPOpFusion::Fast) and the default code generation level: the IR is
 // already optimized at O3 (optimize_module), and the aggressive level only renumbered PTX virtual registers (which
 // ptxas allocates anew) while taking 10% longer (docs/performance.md, change 10). Initialises the NVPTX target once per
-// process (std::call_once; the target registry is global). Safe to call from several threads.
+// process (std::call_once; the target registry is global), with code generation's loop strength reduction off
+// (process-wide: LLVM has no per-machine switch; change 18 in docs/performance.md). Safe to call from several threads.
 std::unique_ptr<llvm::TargetMachine> create_target_machine(std::string_view sm);
 
 // Sets the module's triple and the data layout the TargetMachine dictates (never a hard-coded layout string).
