@@ -39,13 +39,52 @@ std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec) {
   return kernels;
 }
 
+namespace {
+
+int64_t staged_row_bytes(const CrossEntropySpec& spec) {
+  // Up to one vector more than the row: rows read from the 16-byte boundary before them (Alignment::Base).
+  return (spec.vocab_shard + vector_elements(spec.dtype) - 1) * dtype_bytes(spec.dtype);
+}
+
+// Tunings that build the same code are written the same: a cluster holds the whole row, and a whole-row tile has
+// nothing to unroll.
+Tuning as_built(const CrossEntropySpec& spec, CrossEntropyKernel kernel, Tuning t) {
+  const int64_t extent = row_extent(spec, kernel);
+  t.block = t.cluster > 1 ? extent : std::min(t.block, extent);
+  if (t.block == extent) t.unroll = 1;
+  return t;
+}
+
+// The fused kernel with its row in shared memory. Its walks read shared memory, so the loads in flight no longer
+// matter: `xent tune` on an H100 (change 19) found 256 threads of two 16-byte vectors a tile, one tile a step, within
+// 2% of the best staged tuning for rows up to 100 KB (bf16 16032-50264, f32 16032), and 512 threads for longer rows
+// (within 1% at bf16 65536 and 100000, f32 32000 and 50257; 256 threads lost 5-10% there).
+Tuning staged_tuning(const CrossEntropySpec& spec, Tuning t) {
+  if (t.threads == 0) t.threads = staged_row_bytes(spec) > 120 * 1024 ? 512 : 256;
+  if (t.block == 0) t.block = int64_t{2} * vector_elements(spec.dtype) * t.threads;
+  if (t.unroll == 0) t.unroll = 1;
+  t.cluster = 1;
+  t.staging = Staging::Shared;
+  return as_built(spec, CrossEntropyKernel::Fused, t);
+}
+
+}  // namespace
+
 bool uses_tuning(CrossEntropyKernel kernel) {
   return kernel == CrossEntropyKernel::Stats || kernel == CrossEntropyKernel::Backward ||
          kernel == CrossEntropyKernel::Fused;
 }
 
+Staging fused_staging(const CrossEntropySpec& spec) {
+  if (spec.tuning.cluster > 1) return Staging::Global;  // a cluster's programs hold their parts in registers
+  if (spec.tuning.staging != Staging::Heuristic) return spec.tuning.staging;
+  // Staged rows reached 87-98% of copy bandwidth against 62-81% streamed (docs/performance.md, change 19).
+  return staged_row_bytes(spec) <= kMaxStagedRowBytes ? Staging::Shared : Staging::Global;
+}
+
 Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
   Tuning t = spec.tuning;
+  if (kernel == CrossEntropyKernel::Fused && fused_staging(spec) == Staging::Shared) return staged_tuning(spec, t);
   // 1024 threads leave 64 registers a thread: enough for the two per-lane sums of a plain fused row, not for the
   // third that label smoothing adds or for fp32 rows, so those keep 512 threads (128 registers), 8 columns each.
   bool long_fused_row = kernel == CrossEntropyKernel::Fused && spec.vocab_shard > 20000;
@@ -65,12 +104,8 @@ Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
   if (t.unroll == 0) t.unroll = 2;
   // Only the fused kernel splits a row over a cluster; the others walk their rows alone.
   if (kernel != CrossEntropyKernel::Fused || t.cluster == 0) t.cluster = 1;
-  // Tunings that build the same code are written the same: a cluster holds the whole row, and a whole-row tile has
-  // nothing to unroll.
-  const int64_t extent = row_extent(spec, kernel);
-  t.block = t.cluster > 1 ? extent : std::min(t.block, extent);
-  if (t.block == extent) t.unroll = 1;
-  return t;
+  t.staging = Staging::Global;
+  return as_built(spec, kernel, t);
 }
 
 int64_t row_extent(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
@@ -85,7 +120,10 @@ Alignment alignment_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel)
   // (change 17) the gradient kernel to 91% of forward+backward. The fused kernel did not gain from them (47% against
   // 58% before change 13, 53% against 61% after it, 60% against 61% after change 17), so it keeps plain 2-byte
   // accesses, coalesced across the warp as they are.
-  if (spec.alignment == Alignment::Base && kernel == CrossEntropyKernel::Fused) return Alignment::None;
+  // A fused kernel that stages its row copies it with cp.async, which moves 4 bytes or more: it takes row heads.
+  if (spec.alignment == Alignment::Base && kernel == CrossEntropyKernel::Fused &&
+      fused_staging(spec) != Staging::Shared)
+    return Alignment::None;
   return spec.alignment;
 }
 

@@ -58,6 +58,9 @@ enum class CrossEntropyKernel : uint8_t { Count, Stats, Combine, Reduce, Backwar
 inline constexpr int kPartialFields = 6;
 inline constexpr int kCombineRowsPerProgram = 256;
 inline constexpr int kReduceThreads = 1024;
+// The most shared memory the fused kernel stages a row in: the 227 KiB an H100 program may opt into, less room for
+// the reductions' scratch.
+inline constexpr int64_t kMaxStagedRowBytes = 200 * 1024;
 
 std::string_view kernel_name(CrossEntropyKernel kernel);
 // The kernel named `name` ("ce_fused"); throws UserError listing the names otherwise.
@@ -71,13 +74,19 @@ bool uses_tuning(CrossEntropyKernel kernel);
 
 // The tuning a kernel of the family is built with: the spec's choices, and the built-in heuristic's for zero fields,
 // with a block longer than the row's extent cut to it (both hold the row as one tile, so they build the same code).
-// The heuristic comes from sweeps on an H100 (docs/performance.md): row-streaming kernels keep one 16-byte bf16
-// vector per thread per tile with 256 threads (128 for the statistics kernel); the fused kernel on rows of
-// 20000-40000 columns uses 256 threads of 16 columns, and on longer rows 1024 threads (512 with label smoothing or
+// The heuristic comes from sweeps on an H100 (docs/performance.md): the fused kernel stages rows of up to 200 KiB in
+// shared memory (fused_staging) and walks them with 256 threads (512 past 120 KiB) of two 16-byte vectors a tile, one
+// tile a step. Row-streaming kernels keep one 16-byte bf16 vector per thread per tile with 256 threads (128 for the
+// statistics kernel); the streaming fused kernel (rows past 200 KiB) uses 1024 threads (512 with label smoothing or
 // fp32, for registers), 8 columns each; two tiles are loaded per step.
 // `xent tune` measures how far it is from the best of its space (kernels/CrossEntropyTuning.h) and stores the winners
 // that the runtime then prefers (runtime/tuning/).
 Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel);
+
+// Where the fused kernel keeps its row: Global for a cluster (its programs hold their parts in registers), else the
+// spec's choice, else the heuristic's: Shared for rows of up to kMaxStagedRowBytes. It depends on the spec alone,
+// not on the row's extent, since the extent depends on it (alignment_for).
+Staging fused_staging(const CrossEntropySpec& spec);
 
 // The columns a row kernel's walk covers: the shard, plus up to one vector before each row when the kernel reads rows
 // from the 16-byte boundary before them (Alignment::Base, see alignment_for). A block at least this long holds the

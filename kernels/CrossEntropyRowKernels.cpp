@@ -227,11 +227,26 @@ struct FusedPass {
   Expr stores_row_outputs;  // i1: this program stores the row's loss, lse and rest; undefined: always
 };
 
-// One program per row, streaming it (or holding it as one tile when the block covers it).
+// Copies the row into shared memory, every tile at once, and waits for it: the start of the row's copy, whose
+// columns sit at the same offsets as in the tensor (heads included), so the walks read it as they would the row.
+Expr stage_row(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, const Row& row) {
+  Expr staged = k.shared_alloc(row.logits.pointer.type().pointee(), row.shape.extent);
+  auto copy = [&](const Tile& tile) {
+    k.async_copy(k.addptr(staged, tile.offsets), k.addptr(row.logits.pointer, tile.offsets), tile.in_row);
+    return Expr();
+  };
+  row.walk(k, tuning, c, {}, {copy, [](const Tile&, Expr, const Exprs&) { return Exprs{}; }});
+  k.async_wait();
+  return staged;
+}
+
+// One program per row, streaming it (or holding it as one tile when the block covers it); with Staging::Shared it
+// reads the row from its copy in shared memory.
 FusedPass stream_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const RowInputs& in, Expr d1,
                      Expr ignore_index, const Constexprs& c) {
   FusedPass pass;
   pass.row = Row::begin(k, in, d1, ignore_index, k.constant_int(0, ScalarType::I64), c);
+  if (tuning.staging == Staging::Shared) pass.row.logits.pointer = stage_row(k, tuning, c, pass.row);
   pass.stats = row_statistics(k, spec, tuning, c, pass.row, &pass.x);
   return pass;
 }

@@ -15,6 +15,7 @@ constexpr std::array<const char*, 3> kDTypeNames = {"f32", "bf16", "f16"};
 constexpr std::array<const char*, 2> kLabelTypeNames = {"i32", "i64"};
 constexpr std::array<const char*, 3> kReductionNames = {"none", "sum", "mean"};
 constexpr std::array<const char*, 3> kAlignmentNames = {"none", "base", "rows"};
+constexpr std::array<const char*, 3> kStagingNames = {"heuristic", "global", "shared"};
 
 template <typename Enum, size_t N>
 Enum parse_name(const std::array<const char*, N>& names, const std::string& text, const std::string& argument) {
@@ -32,6 +33,7 @@ std::string to_string(DType d) { return kDTypeNames[static_cast<size_t>(d)]; }
 std::string to_string(LabelType t) { return kLabelTypeNames[static_cast<size_t>(t)]; }
 std::string to_string(Reduction r) { return kReductionNames[static_cast<size_t>(r)]; }
 std::string to_string(Alignment a) { return kAlignmentNames[static_cast<size_t>(a)]; }
+std::string to_string(Staging s) { return kStagingNames[static_cast<size_t>(s)]; }
 DType parse_dtype(const std::string& text, const std::string& argument) {
   return parse_name<DType>(kDTypeNames, text, argument);
 }
@@ -44,11 +46,15 @@ Reduction parse_reduction(const std::string& text, const std::string& argument) 
 Alignment parse_alignment(const std::string& text, const std::string& argument) {
   return parse_name<Alignment>(kAlignmentNames, text, argument);
 }
+Staging parse_staging(const std::string& text, const std::string& argument) {
+  return parse_name<Staging>(kStagingNames, text, argument);
+}
 int dtype_bytes(DType d) { return d == DType::F32 ? 4 : 2; }
 int vector_elements(DType d) { return 16 / dtype_bytes(d); }
 
 std::string to_string(const Tuning& t) {
-  return cat("threads=", t.threads, ";block=", t.block, ";unroll=", t.unroll, ";cluster=", t.cluster);
+  return cat("threads=", t.threads, ";block=", t.block, ";unroll=", t.unroll, ";cluster=", t.cluster,
+             ";staging=", to_string(t.staging));
 }
 
 void CrossEntropySpec::validate() const {
@@ -67,6 +73,9 @@ void CrossEntropySpec::validate() const {
     throw UserError(cat("tuning.unroll: must be in [0, 8] (0 = heuristic), got ", tuning.unroll));
   if (tuning.cluster < 0 || tuning.cluster > ir::kMaxCluster)
     throw UserError(cat("tuning.cluster: must be in [0, ", ir::kMaxCluster, "] (0 = heuristic), got ", tuning.cluster));
+  if (tuning.staging == Staging::Shared && tuning.cluster > 1)
+    throw UserError(cat("tuning.staging: shared holds a whole row in one program, so it needs cluster 1, got cluster ",
+                        tuning.cluster, "; choose one of them"));
 }
 
 std::string CrossEntropySpec::canonical() const {

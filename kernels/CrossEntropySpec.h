@@ -21,15 +21,25 @@ enum class Alignment : uint8_t {
   Rows,  // every row starts 16-byte aligned
 };
 
+// Where the fused kernel keeps its row between the statistics walk and the gradient walk.
+enum class Staging : uint8_t {
+  Heuristic,  // tuning_for decides
+  Global,     // the gradient walk reads the row from global memory again (from L2 while it is still there)
+  Shared,     // the row is first copied into shared memory (cp.async, no registers held), and both walks read it there:
+              // the logits leave DRAM once, and a program has its whole row in flight at once
+};
+
 std::string to_string(DType d);
 std::string to_string(LabelType t);
 std::string to_string(Reduction r);
 std::string to_string(Alignment a);
+std::string to_string(Staging s);
 // Parse the names above ("bf16", "i64", "mean"); throw UserError naming `argument` and the accepted names.
 DType parse_dtype(const std::string& text, const std::string& argument = "dtype");
 LabelType parse_label_type(const std::string& text, const std::string& argument = "label type");
 Reduction parse_reduction(const std::string& text, const std::string& argument = "reduction");
 Alignment parse_alignment(const std::string& text, const std::string& argument = "alignment");
+Staging parse_staging(const std::string& text, const std::string& argument = "staging");
 int dtype_bytes(DType d);
 // Elements of `d` in one 16-byte vector, the widest access a thread makes.
 int vector_elements(DType d);
@@ -44,6 +54,7 @@ struct Tuning {
   int unroll = 0;     // tiles whose loads are in flight together per step of the walk over a row
   int cluster = 0;    // fused kernel: programs sharing a row (a thread-block cluster, sm_90), each holding its part
                       // of the row in registers so that the logits are read once; 1 = one program streams the row
+  Staging staging = Staging::Heuristic;  // fused kernel with cluster 1: where the row waits for its second walk
   bool operator==(const Tuning&) const = default;
 };
 

@@ -32,11 +32,17 @@ std::vector<Tuning> tuning_candidates(const CrossEntropySpec& spec, CrossEntropy
     if (std::find(candidates.begin(), candidates.end(), t) == candidates.end()) candidates.push_back(t);
   };
   const int64_t vector = vector_elements(spec.dtype), extent = row_extent(base, kernel);
-  for (int threads : kThreadCounts) {
-    for (int vectors : kVectorsPerThread)
-      for (int unroll : kUnrolls) add({threads, threads * vectors * vector, unroll, 1});
-    if (holds_whole_row(extent, threads)) add({threads, extent, 1, 1});
-  }
+  std::vector<Staging> stagings = {Staging::Global};
+  CrossEntropySpec staged = base;
+  staged.tuning.staging = Staging::Shared;
+  if (kernel == CrossEntropyKernel::Fused && row_extent(staged, kernel) * dtype_bytes(spec.dtype) <= kMaxStagedRowBytes)
+    stagings.push_back(Staging::Shared);
+  for (Staging staging : stagings)
+    for (int threads : kThreadCounts) {
+      for (int vectors : kVectorsPerThread)
+        for (int unroll : kUnrolls) add({threads, threads * vectors * vector, unroll, 1, staging});
+      if (holds_whole_row(extent, threads)) add({threads, extent, 1, 1, staging});
+    }
   if (clusters && kernel == CrossEntropyKernel::Fused)
     for (int threads : kClusterThreads)
       for (int cluster : kClusters)
@@ -45,7 +51,11 @@ std::vector<Tuning> tuning_candidates(const CrossEntropySpec& spec, CrossEntropy
 }
 
 void to_json(nlohmann::json& j, const Tuning& t) {
-  j = {{"threads", t.threads}, {"block", t.block}, {"unroll", t.unroll}, {"cluster", t.cluster}};
+  j = {{"threads", t.threads},
+       {"block", t.block},
+       {"unroll", t.unroll},
+       {"cluster", t.cluster},
+       {"staging", to_string(t.staging)}};
 }
 
 void from_json(const nlohmann::json& j, Tuning& t) {
@@ -54,6 +64,7 @@ void from_json(const nlohmann::json& j, Tuning& t) {
   j.at("block").get_to(t.block);
   j.at("unroll").get_to(t.unroll);
   j.at("cluster").get_to(t.cluster);
+  t.staging = parse_staging(j.at("staging").get<std::string>(), "staging");
 }
 
 }  // namespace xent

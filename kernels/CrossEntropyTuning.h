@@ -7,6 +7,8 @@
 //   plus, per thread count, the whole row as one tile (block = row_extent) when the threads can hold it,
 //   plus, for the fused kernel on a GPU with thread-block clusters (sm_90), threads 256, 512, 1024 x clusters of 2, 4,
 //     8 programs per row when each program can hold its part,
+//   plus, for the fused kernel, each of those with the row staged in shared memory (Staging::Shared) when it fits in
+//     200 KiB,
 // each written as tuning_for writes it (a tile that covers the row is the whole-row tile) and listed once. The
 // heuristic's choice (tuning_for with zero fields) always comes first, so a sweep always times it.
 //
@@ -28,8 +30,9 @@ namespace xent {
 // `clusters`: the device runs thread-block clusters (sm_90 and newer).
 std::vector<Tuning> tuning_candidates(const CrossEntropySpec& spec, CrossEntropyKernel kernel, bool clusters);
 
-// {"threads": 256, "block": 2048, "unroll": 2, "cluster": 1}: every field, by its name in Tuning. nlohmann::json finds these by ADL, so
-// `json j = tuning` and `j.get<Tuning>()` work; a missing field or a wrong type throws nlohmann::json::exception.
+// {"threads": 256, "block": 2048, "unroll": 2, "cluster": 1, "staging": "shared"}: every field, by its name in
+// Tuning. nlohmann::json finds these by ADL, so `json j = tuning` and `j.get<Tuning>()` work; a missing field or a
+// wrong type throws nlohmann::json::exception, an unknown staging name UserError.
 void to_json(nlohmann::json& j, const Tuning& t);
 void from_json(const nlohmann::json& j, Tuning& t);
 

@@ -64,7 +64,8 @@ void CrossEntropyOp::enqueue(const std::vector<Launch>& launches, CUstream strea
 void launch_kernel(const DeviceKernel& kernel, const Launch& launch, CUstream stream) {
   PackedArgs args(launch.args);
   cuda::launch(kernel.module, static_cast<unsigned>(launch.grid * kernel.cluster), static_cast<unsigned>(kernel.threads),
-               static_cast<unsigned>(kernel.cluster), 0, stream, args.pointers.data());
+               static_cast<unsigned>(kernel.cluster), static_cast<unsigned>(kernel.dynamic_shared_bytes), stream,
+               args.pointers.data());
 }
 
 }  // namespace xent

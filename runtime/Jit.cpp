@@ -13,6 +13,7 @@ std::string to_payload(const codegen::CompiledKernel& k) {
                         {"threads", k.threads},
                         {"cluster", k.cluster},
                         {"shared_bytes", k.shared_bytes},
+                        {"dynamic_shared_bytes", k.dynamic_shared_bytes},
                         {"ptx", k.ptx}}
       .dump();
 }
@@ -26,6 +27,7 @@ std::shared_ptr<codegen::CompiledKernel> from_payload(const std::string& payload
     k->threads = json.at("threads").get<int>();
     k->cluster = json.at("cluster").get<int>();
     k->shared_bytes = json.at("shared_bytes").get<int>();
+    k->dynamic_shared_bytes = json.at("dynamic_shared_bytes").get<int>();
     k->ptx = json.at("ptx").get<std::string>();
     return k;
   } catch (const nlohmann::json::exception&) {

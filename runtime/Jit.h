@@ -10,9 +10,8 @@
 // every waiter and leaves no entry behind, so a later request tries again.
 //
 // On disk an entry holds what a launch needs, as JSON: {"name", "threads", "cluster", "shared_bytes",
-// "ptx"}. A kernel loaded
-// from disk therefore has no llvm_ir and no stage timings. A payload that is not that JSON is recompiled and
-// overwritten.
+// "dynamic_shared_bytes", "ptx"}. A kernel loaded from disk therefore has no llvm_ir and no stage timings. A payload
+// that is not that JSON (an entry written before a field existed) is recompiled and overwritten.
 //
 // Cubins are another artefact of the same cache: a loader takes the PTX from here and stores the driver's cubin
 // under kernel_key(Artifact::Cubin, ...).field("driver", ...) in disk().

@@ -153,6 +153,24 @@ TEST_F(GpuCrossEntropy, ClusterFusedRows) {
       }
 }
 
+// The fused kernel with its row staged in shared memory (cp.async): short and long rows (up to 200 KB of shared
+// memory a program), every dtype, odd rows read from their 16-byte boundary, in place, and the statistics' options.
+TEST_F(GpuCrossEntropy, StagedFusedRows) {
+  for (int64_t vocab : {int64_t{7}, int64_t{4097}, int64_t{16032}, int64_t{50257}, int64_t{100000}})
+    for (DType dtype : {DType::BF16, DType::F32, DType::F16}) {
+      if (dtype == DType::F32 && vocab == 100000) continue;  // 400 KB: more than a program's shared memory
+      ProblemOptions o = base(dtype, vocab, Mode::Fused);
+      o.spec.tuning = {.threads = vocab > 20000 ? 1024 : 256, .staging = Staging::Shared};
+      o.spec.label_smoothing = vocab == 4097 ? 0.1 : 0.0;
+      o.spec.has_mask = o.spec.has_weights = vocab == 16032;
+      o.spec.in_place = dtype == DType::F16;
+      o.misaligned = vocab % 8 != 0 && dtype != DType::F32;
+      if (o.misaligned) o.spec.alignment = Alignment::Base;
+      o.seed = vocab + static_cast<int>(dtype);
+      check(o);
+    }
+}
+
 TEST_F(GpuCrossEntropy, TensorParallelInProcess) {
   std::vector<std::vector<int64_t>> partitions = {{8000, 8000},
                                                   {6284, 6283, 6283},

@@ -108,7 +108,7 @@ TEST_F(Cli, TuneShowListsStoredResults) {
   result.rows = result.rows_bucket = 16384;
   result.iterations = 20;
   result.heuristic = tuning_for(spec, CrossEntropyKernel::Fused);
-  result.winner = {512, 18992, 1, 1};
+  result.winner = {512, 18992, 1, 1, Staging::Shared};
   result.variants = {{result.heuristic, 0.672, 40, 0, ""}, {result.winner, 0.64, 96, 0, ""}};
   runtime::store_tuning(cache, spec, result);
 
@@ -117,8 +117,8 @@ TEST_F(Cli, TuneShowListsStoredResults) {
   EXPECT_TRUE(contains(r.output, ": 1\n")) << r.output;
   EXPECT_TRUE(contains(r.output,
                        "ce_fused  NVIDIA H100 80GB HBM3 (sm_90)  bucket 16384  winner "
-                       "threads=512;block=18992;unroll=1;cluster=1 0.640 ms  heuristic "
-                       "threads=256;block=2048;unroll=2;cluster=1 0.672 ms  ratio 1.05\n"))
+                       "threads=512;block=18992;unroll=1;cluster=1;staging=shared 0.640 ms  heuristic "
+                       "threads=256;block=4096;unroll=1;cluster=1;staging=shared 0.672 ms  ratio 1.05\n"))
       << r.output;
   EXPECT_TRUE(contains(r.output, "    " + spec.canonical() + "\n")) << r.output;
   EXPECT_FALSE(contains(r.output, "another xent build")) << r.output;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "compiler/Error.h"
 #include "compiler/ir/Printer.h"
 #include "kernels/CrossEntropyTuning.h"
 
@@ -47,7 +48,7 @@ TEST(TuningCandidates, AreValidDistinctAsBuiltAndStartWithTheHeuristic) {
             variant.tuning = t;
             EXPECT_NO_THROW(variant.validate()) << to_string(t);
             EXPECT_EQ(tuning_for(variant, kernel), t) << "not written as built: " << to_string(t);
-            EXPECT_LE(t.block, row_extent(spec, kernel));
+            EXPECT_LE(t.block, row_extent(variant, kernel));
           }
         }
 }
@@ -63,10 +64,14 @@ TEST(TuningCandidates, SweepThreadsTilesAndTheWholeRowWhenItFits) {
         Tuning t = tuning_for(variant, CrossEntropyKernel::Fused);  // 1024 x 4 vectors is the whole row: unroll 1
         EXPECT_TRUE(contains(fused, t)) << to_string(t);
       }
-  for (int threads : {256, 512, 1024}) EXPECT_TRUE(contains(fused, {threads, 18992, 1, 1})) << threads;
-  EXPECT_FALSE(contains(fused, {128, 18992, 1, 1})) << "149 elements a thread do not fit in registers";
-  // 4 thread counts x 3 tiles x 2 unrolls, less the 1024 x 4-vector pair that is the whole row, plus 3 whole rows.
-  EXPECT_EQ(fused.size(), 24u - 2u + 3u);
+  for (int threads : {256, 512, 1024})
+    for (Staging staging : {Staging::Global, Staging::Shared})
+      EXPECT_TRUE(contains(fused, {threads, 18992, 1, 1, staging})) << threads;
+  EXPECT_FALSE(contains(fused, {128, 18992, 1, 1, Staging::Global})) << "149 elements a thread do not fit in registers";
+  // 4 thread counts x 3 tiles x 2 unrolls, less the 1024 x 4-vector pair that is the whole row, plus 3 whole rows;
+  // each also with the row staged in shared memory (38 KB).
+  EXPECT_EQ(fused.size(), 2 * (24u - 2u + 3u));
+  for (const Tuning& t : tuning_candidates(spec, CrossEntropyKernel::Stats, false)) EXPECT_EQ(t.staging, Staging::Global);
 
   for (CrossEntropyKernel kernel : kTuned) {
     CrossEntropySpec wide = spec_of(151936);
@@ -81,8 +86,10 @@ TEST(TuningCandidates, SweepThreadsTilesAndTheWholeRowWhenItFits) {
 TEST(TuningCandidates, ClustersOnlyForTheFusedKernelWhereTheDeviceHasThem) {
   CrossEntropySpec spec = spec_of(151936);
   std::vector<Tuning> fused = tuning_candidates(spec, CrossEntropyKernel::Fused, true);
-  EXPECT_TRUE(contains(fused, {1024, 151936, 1, 8}));
-  EXPECT_FALSE(contains(fused, {256, 151936, 1, 2})) << "a 75968-column part does not fit in 256 threads' registers";
+  EXPECT_TRUE(contains(fused, {1024, 151936, 1, 8, Staging::Global}));
+  EXPECT_FALSE(contains(fused, {256, 151936, 1, 2, Staging::Global}))
+      << "a 75968-column part does not fit in 256 threads' registers";
+  for (const Tuning& t : fused) EXPECT_NE(t.staging, Staging::Shared) << "a 304 KB row does not fit in shared memory";
   for (const Tuning& t : tuning_candidates(spec, CrossEntropyKernel::Fused, false)) EXPECT_EQ(t.cluster, 1);
   for (CrossEntropyKernel kernel : {CrossEntropyKernel::Stats, CrossEntropyKernel::Backward})
     for (const Tuning& t : tuning_candidates(spec, kernel, true)) EXPECT_EQ(t.cluster, 1) << kernel_name(kernel);
@@ -120,10 +127,12 @@ TEST(TuningCandidates, RowExtentIsWhereTheWalkBecomesOneTile) {
 }
 
 TEST(TuningJson, TuningRoundTrips) {
-  Tuning t{256, 2048, 2, 1};
+  Tuning t{256, 2048, 2, 1, Staging::Shared};
   nlohmann::json j = t;
-  EXPECT_EQ(j.dump(), R"({"block":2048,"cluster":1,"threads":256,"unroll":2})");
+  EXPECT_EQ(j.dump(), R"({"block":2048,"cluster":1,"staging":"shared","threads":256,"unroll":2})");
   EXPECT_EQ(j.get<Tuning>(), t);
+  EXPECT_THROW(nlohmann::json::parse(R"({"threads":1,"block":1,"unroll":1,"cluster":1,"staging":"l2"})").get<Tuning>(),
+               UserError);
   EXPECT_THROW(nlohmann::json::parse(R"({"threads":256})").get<Tuning>(), nlohmann::json::exception);
   EXPECT_THROW(nlohmann::json::parse(R"({"threads":"x","block":1})").get<Tuning>(), nlohmann::json::exception);
 }

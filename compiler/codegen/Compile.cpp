@@ -45,6 +45,7 @@ CompiledKernel compile_to_ptx(const ir::Kernel& specialized, const TargetOptions
   LoweredModule lowered =
       timed(out.timings, "lower", [&] { return lower_to_llvm(specialized, layouts, context, *machine); });
   out.shared_bytes = lowered.shared_bytes;
+  out.dynamic_shared_bytes = lowered.dynamic_shared_bytes;
   timed(out.timings, "optimize", [&] { optimize_module(*lowered.module, *machine); });
   if (target.keep_llvm_ir) {
     llvm::raw_string_ostream ir_text(out.llvm_ir);

@@ -29,7 +29,8 @@ struct CompiledKernel {
   std::string llvm_ir;   // the optimized module, as text (only with TargetOptions::keep_llvm_ir)
   int threads = 0;       // threads per program the kernel must be launched with
   int cluster = 1;       // programs per thread-block cluster to launch with (the kernel attribute "cluster")
-  int shared_bytes = 0;  // static shared memory per program
+  int shared_bytes = 0;          // static shared memory per program
+  int dynamic_shared_bytes = 0;  // dynamic shared memory per program, to pass at launch (shared_alloc)
   std::vector<StageTiming> timings;
 };
 

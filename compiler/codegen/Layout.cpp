@@ -188,6 +188,7 @@ class Assigner {
           for (size_t r = 0; r < 2; ++r) join(op.result(i), op.region(r).terminator()->operand(i));
         return;
       case OpKind::Yield:
+      case OpKind::AsyncWait:
       case OpKind::ClusterBarrier:
       case OpKind::Return: return;
       case OpKind::Splat:
@@ -195,7 +196,7 @@ class Assigner {
       case OpKind::Broadcast:
       case OpKind::Reduce: break;
       default: {
-        // Elementwise, including addptr, load and store: every tile operand and result shares one layout.
+        // Elementwise, including addptr, load, store and async_copy: every tile operand and result shares one layout.
         std::vector<const Value*> values(op.operands().begin(), op.operands().end());
         for (const Value* r : op.results()) values.push_back(r);
         for (const Value* v : values) join(values.front(), v);
@@ -211,6 +212,8 @@ class Assigner {
       case OpKind::Constant:
         return {1, op.result()->type().is_integer() ? pow2_divisor(a.literal.integer) : 1, kUnbounded};
       case OpKind::Arange: return {kUnbounded, pow2_divisor(a.start), 1};
+      // Shared allocations are 16-byte aligned (the lowering places them so).
+      case OpKind::SharedAlloc: return {1, kAccessBytes / (ir::bit_width(op.result()->type().pointee()) / 8), kUnbounded};
       case OpKind::Splat: return {1, element_divisibility(operand(0)), kUnbounded};
       case OpKind::Broadcast: {
         int64_t row_runs = pow2_divisor(op.result()->type().shape()[1]);

@@ -82,7 +82,7 @@ class Lowering {
     create_function();
     lower_block(kernel_.body());
     verify_module(*module_, "after lowering");
-    return {std::move(module_), shared_bytes_};
+    return {std::move(module_), shared_bytes_, dynamic_shared_bytes_};
   }
 
  private:
@@ -240,6 +240,9 @@ class Lowering {
       case OpKind::AddPtr: return lower_addptr(op);
       case OpKind::Load: return lower_load(op);
       case OpKind::Store: return lower_store(op);
+      case OpKind::SharedAlloc: return lower_shared_alloc(op);
+      case OpKind::AsyncCopy: return lower_async_copy(op);
+      case OpKind::AsyncWait: return async_wait(b_);
       case OpKind::ClusterBarrier: return cluster_barrier(b_, machine_);
       case OpKind::Reduce: return op.operand(0)->type().rank() == 1 ? lower_reduce(op) : lower_reduce_2d(op);
       case OpKind::For: return lower_for(op);
@@ -360,10 +363,10 @@ class Lowering {
 
   int element_bytes(const ir::Value* pointer) const { return ir::bit_width(pointer->type().pointee()) / 8; }
 
-  // The per-lane conditions of the access group starting at `first`: in the tile and not masked off.
-  std::vector<llvm::Value*> lane_conditions(const Layout& l, int first, const Slots* mask) {
+  // The per-lane conditions of the `count` slots from `first`: in the tile and not masked off.
+  std::vector<llvm::Value*> lane_conditions(const Layout& l, int first, int count, const Slots* mask) {
     std::vector<llvm::Value*> conditions;
-    for (int s = first; s < first + l.access; ++s)
+    for (int s = first; s < first + count; ++s)
       conditions.push_back(both(in_tile(l, s), mask ? (*mask)[s] : nullptr));
     return conditions;
   }
@@ -402,7 +405,7 @@ class Lowering {
     const Layout& l = layout(pointer);
     Slots out;
     for (int first = 0; first < l.slots; first += l.access) {
-      std::vector<llvm::Value*> conditions = lane_conditions(l, first, mask);
+      std::vector<llvm::Value*> conditions = lane_conditions(l, first, l.access, mask);
       llvm::Value* all = all_of(conditions);
       if (l.access == 1) {
         auto load = [&] { return b_.CreateAlignedLoad(type, p[first], align); };
@@ -441,7 +444,7 @@ class Lowering {
     }
     const Layout& l = layout(pointer);
     for (int first = 0; first < l.slots; first += l.access) {
-      std::vector<llvm::Value*> conditions = lane_conditions(l, first, mask);
+      std::vector<llvm::Value*> conditions = lane_conditions(l, first, l.access, mask);
       llvm::Value* all = all_of(conditions);
       auto store = [&]() -> llvm::Value* {
         llvm::Value* v = l.access == 1 ? value[first] : pack(value, first, l.access);
@@ -456,6 +459,72 @@ class Lowering {
         store();
       else
         branch(all, store, l.access == 1 ? nothing : std::function<llvm::Value*()>(masked));
+    }
+  }
+
+  // shared_alloc: the next 16-byte aligned place in the program's dynamic shared memory (one extern array, sized at
+  // launch), so that kernels may hold more than the 48 KiB that static shared memory allows.
+  void lower_shared_alloc(const Operation& op) {
+    if (!dynamic_shared_)
+      dynamic_shared_ = new llvm::GlobalVariable(
+          *module_, llvm::ArrayType::get(b_.getInt8Ty(), 0), false, llvm::GlobalValue::ExternalLinkage, nullptr,
+          "dynamic_shared", nullptr, llvm::GlobalValue::NotThreadLocal, kSharedAddressSpace);
+    dynamic_shared_->setAlignment(llvm::Align(16));
+    int64_t bytes = op.attributes().literal.integer * element_bytes(op.result());
+    llvm::Value* start = b_.CreateInBoundsGEP(b_.getInt8Ty(), dynamic_shared_, b_.getInt64(dynamic_shared_bytes_));
+    if (bytes > std::numeric_limits<int>::max() - dynamic_shared_bytes_)
+      throw UserError(cat("kernel '", kernel_.name(), "': shared_alloc of ", bytes, " bytes is more than any GPU has"));
+    dynamic_shared_bytes_ += static_cast<int>((bytes + 15) / 16 * 16);
+    define(op, {start});
+  }
+
+  // async_copy: each access group of a thread (its 16-, 8- or 4-byte runs that are contiguous and aligned in both
+  // tiles) becomes one cp.async when all its elements are copied; the rest (masked groups, 2-byte runs) are copied
+  // with an ordinary load and store, which async_wait's barrier publishes as well.
+  void lower_async_copy(const Operation& op) {
+    const ir::Value *destination = op.operand(0), *source = op.operand(1);
+    const Slots &to = slots(destination), &from = slots(source);
+    const Slots* mask = op.num_operands() > 2 ? &slots(op.operand(2)) : nullptr;
+    llvm::Type* type = type_of(source->type().pointee());
+    const int bytes = element_bytes(source);
+    auto copy_now = [&](int first, int count, const std::vector<llvm::Value*>& conditions) {
+      llvm::Align align(bytes);
+      if (count == 1) {
+        auto copy = [&]() -> llvm::Value* {
+          b_.CreateAlignedStore(b_.CreateAlignedLoad(type, from[first], align), to[first], align);
+          return nullptr;
+        };
+        if (llvm::Value* all = all_of(conditions)) return void(branch(all, copy, [] { return nullptr; }));
+        return void(copy());
+      }
+      auto* vector = llvm::FixedVectorType::get(type, count);
+      llvm::Value* lanes = mask_vector(conditions);
+      llvm::Value* data = b_.CreateMaskedLoad(vector, from[first], align, lanes, llvm::PoisonValue::get(vector));
+      b_.CreateMaskedStore(data, to[first], align, lanes);
+    };
+    if (!destination->type().is_tile())
+      return copy_now(0, 1, {both(is_thread0_, mask ? (*mask)[0] : nullptr)});
+    const Layout &l = layout(destination), &ls = layout(source);
+    const int access = std::min(l.access, ls.access);
+    for (int first = 0; first < l.slots; first += access) {
+      std::vector<llvm::Value*> conditions = lane_conditions(l, first, access, mask);
+      if (access * bytes < 4) {
+        copy_now(first, access, conditions);
+        continue;
+      }
+      auto copy_async = [&]() -> llvm::Value* {
+        copy_async_to_shared(b_, to[first], from[first], access * bytes);
+        return nullptr;
+      };
+      llvm::Value* all = all_of(conditions);
+      if (!all) {
+        copy_async();
+        continue;
+      }
+      branch(all, copy_async, [&]() -> llvm::Value* {
+        copy_now(first, access, conditions);
+        return nullptr;
+      });
     }
   }
 
@@ -767,6 +836,8 @@ class Lowering {
   std::unordered_map<const ir::Value*, Slots> values_;
   int loop_depth_ = 0;
   int shared_bytes_ = 0;
+  llvm::GlobalVariable* dynamic_shared_ = nullptr;
+  int dynamic_shared_bytes_ = 0;
 };
 
 }  // namespace

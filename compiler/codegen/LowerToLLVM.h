@@ -36,7 +36,8 @@ namespace xent::codegen {
 
 struct LoweredModule {
   std::unique_ptr<llvm::Module> module;
-  int shared_bytes = 0;  // static shared memory the kernel uses
+  int shared_bytes = 0;          // static shared memory the kernel uses (the reductions' scratch)
+  int dynamic_shared_bytes = 0;  // the shared_alloc operations' memory, which the launch must provide
 };
 
 // A UserError when the kernel still holds a constexpr or has a parameter type a launch cannot pass (tiles, i1,

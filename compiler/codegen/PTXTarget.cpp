@@ -138,6 +138,19 @@ void cluster_barrier(llvm::IRBuilder<>& b, const llvm::TargetMachine& machine) {
   b.CreateIntrinsic(llvm::Intrinsic::nvvm_barrier_cluster_wait, {}, {});
 }
 
+void copy_async_to_shared(llvm::IRBuilder<>& b, llvm::Value* shared, llvm::Value* global, int bytes) {
+  llvm::Intrinsic::ID id = bytes == 16  ? llvm::Intrinsic::nvvm_cp_async_cg_shared_global_16
+                           : bytes == 8 ? llvm::Intrinsic::nvvm_cp_async_ca_shared_global_8
+                                        : llvm::Intrinsic::nvvm_cp_async_ca_shared_global_4;
+  if (bytes != 16 && bytes != 8 && bytes != 4) throw InternalError(cat("cp.async of ", bytes, " bytes"));
+  b.CreateIntrinsic(id, {}, {shared, global});
+}
+
+void async_wait(llvm::IRBuilder<>& b) {
+  b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_wait_all, {}, {});
+  barrier(b);
+}
+
 llvm::Value* exp2_approx(llvm::IRBuilder<>& b, llvm::Value* x) {
   return b.CreateIntrinsic(llvm::Intrinsic::nvvm_ex2_approx_ftz_f, {}, {x});
 }

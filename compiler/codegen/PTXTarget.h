@@ -61,6 +61,11 @@ void barrier(llvm::IRBuilder<>& b);
 // here. Their default .release/.acquire semantics make the memory writes before the barrier visible to the cluster's
 // reads after it. Clusters exist from sm_90 on: for an older `machine` this is a UserError.
 void cluster_barrier(llvm::IRBuilder<>& b, const llvm::TargetMachine& machine);
+// cp.async of `bytes` (4, 8 or 16) from global to shared memory; 16-byte copies bypass L1 (.cg), as the data is read
+// once.
+void copy_async_to_shared(llvm::IRBuilder<>& b, llvm::Value* shared, llvm::Value* global, int bytes);
+// Waits for this thread's cp.async copies, then for every thread of the program (so each sees all copies).
+void async_wait(llvm::IRBuilder<>& b);
 
 // Fast fp32 math: one MUFU instruction each (ex2.approx.ftz, lg2.approx.ftz, div.approx.ftz; div's error is at most
 // 2 ulp for divisors of magnitude in [2^-126, 2^126]).

@@ -1,7 +1,9 @@
 #include "compiler/interp/Interpreter.h"
 
+#include <algorithm>
 #include <array>
 #include <barrier>
+#include <cstddef>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -166,6 +168,14 @@ class Machine {
       case OpKind::AddPtr: return add_pointer(in(0), in(1), *out);
       case OpKind::Load: return memory_.load(in(0), optional(1), optional(2), *out);
       case OpKind::Store: return memory_.store(in(0), in(1), optional(2));
+      case OpKind::SharedAlloc: return shared_alloc(op, *out);
+      case OpKind::AsyncCopy: {
+        Slot copied;
+        copied.allocate(in(0).type().with_element(in(0).type().pointee()));
+        memory_.load(in(1), optional(2), nullptr, copied);
+        return memory_.store(in(0), copied, optional(2));
+      }
+      case OpKind::AsyncWait: return;  // copies are done when async_copy returns
       case OpKind::Reduce: return reduce(a.reduction, a.axis, in(0), *out);
       case OpKind::ClusterBarrier:
         if (cluster_) cluster_->arrive_and_wait();
@@ -175,6 +185,19 @@ class Machine {
         if (op.info().category == ir::OpCategory::Binary) return binary(op.kind(), in(0), in(1), *out);
         throw InternalError(cat("interpreter: no evaluation for '", op.info().name, "'"));
     }
+  }
+
+  // Each shared_alloc gets one buffer per machine, reused by the programs it runs one after another. A program reads
+  // what it did not write there as garbage, as on a GPU: the buffer is refilled with 0xff bytes (NaN, or -1) at every
+  // allocation, so a kernel that relies on such elements fails its tests.
+  void shared_alloc(const ir::Operation& op, Slot& out) {
+    std::vector<std::byte>& buffer = shared_[&op];
+    if (buffer.empty()) {
+      buffer.resize(static_cast<size_t>(op.attributes().literal.integer) * ir::bit_width(out.type().pointee()) / 8);
+      memory_.add({buffer.data(), buffer.size()});
+    }
+    std::fill(buffer.begin(), buffer.end(), std::byte{0xff});
+    out.data<uint64_t>()[0] = reinterpret_cast<uintptr_t>(buffer.data());
   }
 
   void loop(const Step& step) {
@@ -223,6 +246,7 @@ class Machine {
   std::vector<Slot> slots_;
   Region body_;
   std::vector<Slot> transfer_;  // a loop's yielded values on their way to its arguments
+  std::unordered_map<const ir::Operation*, std::vector<std::byte>> shared_;  // shared_alloc's buffers
   std::array<int64_t, 3> program_{};
   std::barrier<>* cluster_ = nullptr;
 };

@@ -8,7 +8,9 @@
 //    gives `other` (or 0) there;
 //  - reduce sum is pairwise in fp32, like a GPU tree reduction, so 10^6-element sums stay accurate to ~1e-7;
 //    reduce max/min ignore NaN unless every element is NaN;
-//  - `for` runs iv = lb, lb + step, ... while iv < ub (step must be positive); `if` runs one region.
+//  - `for` runs iv = lb, lb + step, ... while iv < ub (step must be positive); `if` runs one region;
+//  - async_copy copies at once (async_wait has nothing left to wait for); shared_alloc gives each program a buffer
+//    of 0xff bytes, so reading shared memory no copy wrote gives NaN (or -1), as a GPU gives garbage.
 //
 // Execution model: program instances run one after another (x fastest, then y, then z), each evaluating whole tiles
 // per operation; values live in slots numbered once per run (Slot.h), so the cost per element is a tight loop.

@@ -59,10 +59,12 @@ std::string hex(uint64_t value) {
 }  // namespace
 
 Memory::Memory(std::span<const Buffer> buffers) {
-  for (const Buffer& b : buffers) {
-    auto begin = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(b.data));
-    buffers_.push_back({begin, begin + b.bytes});
-  }
+  for (const Buffer& b : buffers) add(b);
+}
+
+void Memory::add(const Buffer& b) {
+  auto begin = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(b.data));
+  buffers_.push_back({begin, begin + b.bytes});
 }
 
 bool Memory::inside_one(uint64_t first, uint64_t last, uint64_t size) const {

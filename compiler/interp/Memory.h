@@ -18,6 +18,8 @@ namespace xent::interp {
 class Memory {
  public:
   explicit Memory(std::span<const Buffer> buffers);
+  // Registers one more buffer (a program's shared memory).
+  void add(const Buffer& buffer);
 
   // out[i] = *pointers[i] where mask[i] (or everywhere without a mask), else other[i] (or 0 without `other`).
   // 16-bit floats are widened exactly to fp32.

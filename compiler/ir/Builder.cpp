@@ -174,6 +174,28 @@ void KernelBuilder::store(Expr pointer, Expr value, Expr mask, SrcLoc loc) {
   make(OpKind::Store, operands, {}, std::nullopt, loc);
 }
 
+Expr KernelBuilder::shared_alloc(ScalarType element, int64_t count, SrcLoc loc) {
+  if (insertion_block_ != &kernel_->body())
+    user_error(loc, "'shared_alloc' must be at the kernel's top level, so that its memory is allocated once");
+  if (count < 1) user_error(loc, cat("'shared_alloc': allocates ", count, " elements; allocate at least 1"));
+  Attributes a;
+  a.literal.integer = count;
+  return make(OpKind::SharedAlloc, {}, a, shared_ptr(element), loc);
+}
+
+void KernelBuilder::async_copy(Expr destination, Expr source, Expr mask, SrcLoc loc) {
+  match_shapes(destination, source, loc);
+  Exprs operands{destination, source};
+  if (mask.defined()) operands.push_back(mask);
+  make(OpKind::AsyncCopy, operands, {}, std::nullopt, loc);
+}
+
+void KernelBuilder::async_wait(SrcLoc loc) {
+  if (insertion_block_ != &kernel_->body())
+    user_error(loc, "'async_wait' must be at the kernel's top level, where every thread of the program reaches it");
+  make(OpKind::AsyncWait, {}, {}, std::nullopt, loc);
+}
+
 void KernelBuilder::cluster_barrier(SrcLoc loc) {
   if (insertion_block_ != &kernel_->body())
     user_error(loc, "'cluster_barrier' must be at the kernel's top level, where every program of the cluster reaches it");

@@ -83,6 +83,13 @@ class KernelBuilder {
   Expr addptr(Expr pointer, Expr offset, SrcLoc loc = SrcLoc::current());
   Expr load(Expr pointer, Expr mask = {}, Expr other = {}, SrcLoc loc = SrcLoc::current());
   void store(Expr pointer, Expr value, Expr mask = {}, SrcLoc loc = SrcLoc::current());
+  // `count` elements of `element` in the program's shared memory; top level only (OpKind.h).
+  Expr shared_alloc(ScalarType element, int64_t count, SrcLoc loc = SrcLoc::current());
+  // Starts copying *source (global) to *destination (shared) where `mask` holds; done at the next async_wait. A
+  // scalar destination or source is splatted to the other's shape.
+  void async_copy(Expr destination, Expr source, Expr mask = {}, SrcLoc loc = SrcLoc::current());
+  // Waits for the program's async copies, in every thread; top level only.
+  void async_wait(SrcLoc loc = SrcLoc::current());
   // Waits for every program of the thread-block cluster (kernel attribute "cluster"); top level only (OpKind.h).
   void cluster_barrier(SrcLoc loc = SrcLoc::current());
 

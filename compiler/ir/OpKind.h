@@ -18,7 +18,14 @@
 //                                         (round to nearest even), int<->float
 //   addptr p, offset                      p + offset elements
 //   load   p [, mask [, other]]           masked-off elements read nothing and give `other` (default 0)
-//   store  p, v [, mask]                  masked-off elements write nothing
+//   store  p, v [, mask]                  masked-off elements write nothing; p points to global memory
+//   shared_alloc <n> : ptr<T, shared>     n elements of T in the program's shared memory, 16-byte aligned, alive
+//                                         for the whole program; only at the kernel's top level
+//   async_copy dst, src [, mask]          starts copying *src (global) to *dst (shared) element by element, without
+//                                         holding the data in registers; masked-off elements copy nothing. What it
+//                                         writes is defined only after the next async_wait.
+//   async_wait                            waits until the program's async copies are done, for all of its threads
+//                                         (a barrier of the program). Only at the kernel's top level, so all reach it.
 //   cluster_barrier                       waits until every program of the thread-block cluster (kernel attribute
 //                                         "cluster") arrives; orders their memory accesses before it (release) before
 //                                         those after it (acquire). Only at the kernel's top level, so all reach it.
@@ -41,7 +48,7 @@ enum class OpKind : uint8_t {
   Neg, Exp, Exp2, Log, Log2, Tanh,
   Add, Sub, Mul, Div, Rem, Max, Min, And, Or,
   Cmp, Select, Cast,
-  AddPtr, Load, Store, ClusterBarrier,
+  AddPtr, Load, Store, SharedAlloc, AsyncCopy, AsyncWait, ClusterBarrier,
   Reduce,
   For, If, Yield, Return,
 };
@@ -79,7 +86,7 @@ struct OpInfo {
 };
 
 const OpInfo& op_info(OpKind kind);
-// False for the operations that define no value: store, cluster_barrier and the terminators.
+// False for the operations that define no value: store, async_copy, async_wait, cluster_barrier and the terminators.
 bool has_result(OpKind kind);
 // The kind whose printed name is `name`; false when there is none.
 bool op_kind_from_name(std::string_view name, OpKind& kind);

@@ -185,12 +185,19 @@ class Parser {
   }
   Type type() {
     Token start = tok_;
-    constexpr std::string_view kWhat = "a type (i1, i32, i64, f16, bf16, f32, ptr<T>, optionally [shape])";
+    constexpr std::string_view kWhat =
+        "a type (i1, i32, i64, f16, bf16, f32, ptr<T>, ptr<T, shared>, optionally [shape])";
     ScalarType element = scalar_type(kWhat);
     ScalarType pointee = ScalarType::F32;
+    MemorySpace space = MemorySpace::Global;
     if (element == ScalarType::Ptr) {
       expect("<", "after 'ptr'");
       pointee = scalar_type(kWhat);
+      if (accept(",")) {
+        Token word = expect(Token::Kind::Word, "'shared'");
+        if (word.text != "shared") fail_at(word, cat("expected 'shared' after the pointee type, got ", describe(word)));
+        space = MemorySpace::Shared;
+      }
       expect(">", "after the pointee type");
     }
     Type::Shape shape;
@@ -200,7 +207,7 @@ class Parser {
       expect("]", "after the tile shape");
     }
     try {
-      return (element == ScalarType::Ptr ? Type::pointer_to(pointee) : Type::scalar(element)).with_shape(shape);
+      return (element == ScalarType::Ptr ? Type::pointer_to(pointee, space) : Type::scalar(element)).with_shape(shape);
     } catch (const UserError& e) {
       fail_at(start, cat("bad type: ", e.what()));
     }
@@ -354,8 +361,9 @@ class Parser {
       a.end = integer("the end of the range");
     }
     std::vector<Value*> operands;
-    // cluster_barrier has neither operands nor a result type, so a value after it begins the next operation.
-    if (kind != OpKind::ClusterBarrier && tok_.kind == Token::Kind::Value) {
+    // Barriers have neither operands nor a result type, so a value after one begins the next operation.
+    bool barrier = kind == OpKind::ClusterBarrier || kind == OpKind::AsyncWait;
+    if (!barrier && tok_.kind == Token::Kind::Value) {
       do operands.push_back(use());
       while (accept(","));
     }

@@ -41,12 +41,13 @@ Type Type::scalar(ScalarType element) {
   return t;
 }
 
-Type Type::pointer_to(ScalarType pointee) {
+Type Type::pointer_to(ScalarType pointee, MemorySpace space) {
   if (pointee == ScalarType::Ptr || pointee == ScalarType::I1)
     throw UserError(cat("Type::pointer_to: cannot point to ", to_string(pointee), "; point to i32, i64 or a float"));
   Type t;
   t.element_ = ScalarType::Ptr;
   t.pointee_ = pointee;
+  t.space_ = space;
   return t;
 }
 
@@ -72,7 +73,8 @@ int64_t Type::num_elements() const {
 }
 
 std::string Type::str() const {
-  std::string s = is_pointer() ? "ptr<" + to_string(pointee_) + ">" : to_string(element_);
+  std::string s = is_pointer() ? cat("ptr<", to_string(pointee_), space_ == MemorySpace::Shared ? ", shared>" : ">")
+                               : to_string(element_);
   if (shape_.empty()) return s;
   s += "[";
   for (size_t i = 0; i < shape_.size(); ++i) s += (i ? "," : "") + std::to_string(shape_[i]);

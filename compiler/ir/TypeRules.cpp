@@ -48,7 +48,7 @@ Type declared_or_fail(OpKind kind, const std::optional<Type>& declared) {
 
 bool needs_declared_type(OpKind kind) {
   return kind == OpKind::Constant || kind == OpKind::ConstExpr || kind == OpKind::Splat || kind == OpKind::Broadcast ||
-         kind == OpKind::Cast;
+         kind == OpKind::Cast || kind == OpKind::SharedAlloc;
 }
 
 std::optional<Type> infer_result_type(OpKind kind, std::span<const Type> operands, const Attributes& attributes,
@@ -136,11 +136,34 @@ std::optional<Type> infer_result_type(OpKind kind, std::span<const Type> operand
       expect_count(kind, operands, 2, 3);
       const Type& p = operands[0];
       if (!p.is_pointer()) fail(kind, cat("needs a pointer, got ", p.str()));
+      if (p.space() != MemorySpace::Global)
+        fail(kind, cat("writes global memory only, got ", p.str(), " (shared memory is filled by async_copy)"));
       expect_same(kind, operands[1], p.with_element(p.pointee()), "the stored value and the pointee");
       if (operands.size() > 2 && operands[2] != p.with_element(ScalarType::I1))
         fail(kind, cat("mask must be ", p.with_element(ScalarType::I1).str(), ", got ", operands[2].str()));
       return std::nullopt;
     }
+    case OpKind::SharedAlloc: {
+      expect_count(kind, operands, 0, 0);
+      Type t = declared_or_fail(kind, declared);
+      if (t.is_tile() || !t.is_pointer() || t.space() != MemorySpace::Shared)
+        fail(kind, cat("gives a scalar shared pointer (ptr<T, shared>), got ", t.str()));
+      return t;
+    }
+    case OpKind::AsyncCopy: {
+      expect_count(kind, operands, 2, 3);
+      const Type &dst = operands[0], &src = operands[1];
+      if (!dst.is_pointer() || dst.space() != MemorySpace::Shared)
+        fail(kind, cat("destination must be shared pointers, got ", dst.str()));
+      if (!src.is_pointer() || src.space() != MemorySpace::Global)
+        fail(kind, cat("source must be global pointers, got ", src.str()));
+      if (dst.pointee() != src.pointee() || dst.shape() != src.shape())
+        fail(kind, cat("destination and source must have one shape and pointee, got ", dst.str(), " and ", src.str()));
+      if (operands.size() > 2 && operands[2] != dst.with_element(ScalarType::I1))
+        fail(kind, cat("mask must be ", dst.with_element(ScalarType::I1).str(), ", got ", operands[2].str()));
+      return std::nullopt;
+    }
+    case OpKind::AsyncWait:
     case OpKind::ClusterBarrier: expect_count(kind, operands, 0, 0); return std::nullopt;
     case OpKind::Reduce: {
       expect_count(kind, operands, 1, 1);

@@ -20,7 +20,12 @@ class Verifier {
     int64_t cluster = k.attribute("cluster", 1);
     if (cluster < 1 || cluster > kMaxCluster)
       throw Failure{nullptr, cat("the attribute cluster = ", cluster, " must lie in [1, ", kMaxCluster, "]")};
-    for (size_t i = 0; i < k.num_params(); ++i) visible_.insert(k.param(i));
+    for (size_t i = 0; i < k.num_params(); ++i) {
+      const Type& t = k.param(i)->type();
+      if (t.is_pointer() && t.space() != MemorySpace::Global)
+        throw Failure{nullptr, cat("parameter '", k.param(i)->name(), "' is ", t.str(), "; parameters point to global memory")};
+      visible_.insert(k.param(i));
+    }
     const Operation* last = k.body().terminator();
     if (!last || last->kind() != OpKind::Return) throw Failure{last, "the kernel body must end in 'return'"};
     block(k.body());
@@ -55,9 +60,15 @@ class Verifier {
         if (!op.parent() || !op.parent()->parent_op()) throw Failure{&op, "'yield' outside a region"};
         return;
       case OpKind::ClusterBarrier:
-        // Inside a branch or loop some programs of the cluster could skip it, and the others would wait forever.
-        if (op.parent() && op.parent()->parent_op())
-          throw Failure{&op, "'cluster_barrier' must be at the kernel's top level, where every program reaches it"};
+      case OpKind::AsyncWait:
+        // Barriers: inside a branch or loop some threads or programs could skip one, and the others would wait
+        // forever.
+        top_level(op, "where every thread reaches it");
+        return typed(op);
+      case OpKind::SharedAlloc:
+        top_level(op, "so that its memory is allocated once");
+        if (op.attributes().literal.integer < 1)
+          throw Failure{&op, cat("allocates ", op.attributes().literal.integer, " elements; allocate at least 1")};
         return typed(op);
       case OpKind::Return:
         if (op.parent() && op.parent()->parent_op()) throw Failure{&op, "'return' inside a region"};
@@ -65,6 +76,11 @@ class Verifier {
         return;
       default: return typed(op);
     }
+  }
+
+  void top_level(const Operation& op, const char* why) {
+    if (op.parent() && op.parent()->parent_op())
+      throw Failure{&op, cat("'", op.info().name, "' must be at the kernel's top level, ", why)};
   }
 
   void typed(const Operation& op) {

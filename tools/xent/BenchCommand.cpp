@@ -125,6 +125,7 @@ nlohmann::json bench_one(const BenchOptions& o, int64_t vocab, double copy_bw, C
                       {"block", main.tuning.block},
                       {"unroll", main.tuning.unroll},
                       {"cluster", main.cluster},
+                      {"staging", to_string(main.tuning.staging)},
                       {"launches", plan.size()}};
   if (o.latency) r["launch_floor_ms"] = time_plan(op, launch_floor(spec, plan, call), o.iterations, stream);
   return r;

@@ -18,6 +18,9 @@ void SpecOptions::add_to(CLI::App& command) {
   command.add_option("--unroll", unroll, "tiles of a row loaded together per step, 1-8 (default: heuristic)");
   command.add_option("--cluster", cluster,
                      "fused kernel: programs sharing a row as a thread-block cluster, 1-8 (sm_90; default: heuristic)");
+  command.add_option("--staging", staging,
+                     "fused kernel: where a row waits for its gradient walk: global (re-read, mostly from L2) or "
+                     "shared (copied once into shared memory); default: heuristic");
 }
 
 CrossEntropySpec SpecOptions::spec() const {
@@ -34,6 +37,7 @@ CrossEntropySpec SpecOptions::spec() const {
   s.tuning.block = block;
   s.tuning.unroll = unroll;
   s.tuning.cluster = cluster;
+  s.tuning.staging = parse_staging(staging, "--staging");
   s.validate();
   return s;
 }
