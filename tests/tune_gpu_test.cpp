@@ -38,7 +38,9 @@ TEST_F(GpuTune, ATinySweepStoresAWinnerThatTheNextOpLaunches) {
   CrossEntropySpec spec;
   spec.vocab = spec.vocab_shard = 4096;
   const CrossEntropyKernel fused = CrossEntropyKernel::Fused;
-  const Tuning heuristic = tuning_for(spec, fused), whole_row{128, 4096, 1, 1};  // as built: one tile, no cluster
+  CrossEntropySpec whole = spec;
+  whole.tuning = {128, 4096};
+  const Tuning heuristic = tuning_for(spec, fused), whole_row = tuning_for(whole, fused);  // as built: one tile
   ASSERT_NE(heuristic, whole_row);
 
   size_t built = 0, timed = 0;
