@@ -58,10 +58,13 @@ Tuning as_built(const CrossEntropySpec& spec, CrossEntropyKernel kernel, Tuning 
 // The fused kernel with its row in shared memory. Its walks read shared memory, so the loads in flight no longer
 // matter: `xent tune` on an H100 (change 19) found 256 threads of two 16-byte vectors a tile, one tile a step, within
 // 2% of the best staged tuning for rows up to 100 KB (bf16 16032-50264, f32 16032), and 512 threads for longer rows
-// (within 1% at bf16 65536 and 100000, f32 32000 and 50257; 256 threads lost 5-10% there).
+// (within 1% at bf16 65536 and 100000, f32 32000 and 50257; 256 threads lost 5-10% there). Rows past 200 KiB stream
+// their rest, which wants loads in flight: 1024 threads of one vector (change 20; two vectors or two tiles a step
+// spilled).
 Tuning staged_tuning(const CrossEntropySpec& spec, Tuning t) {
-  if (t.threads == 0) t.threads = staged_row_bytes(spec) > 120 * 1024 ? 512 : 256;
-  if (t.block == 0) t.block = int64_t{2} * vector_elements(spec.dtype) * t.threads;
+  const int64_t bytes = staged_row_bytes(spec);
+  if (t.threads == 0) t.threads = bytes > kMaxStagedRowBytes ? 1024 : bytes > 120 * 1024 ? 512 : 256;
+  if (t.block == 0) t.block = int64_t{bytes > kMaxStagedRowBytes ? 1 : 2} * vector_elements(spec.dtype) * t.threads;
   if (t.unroll == 0) t.unroll = 1;
   t.cluster = 1;
   t.staging = Staging::Shared;
@@ -78,8 +81,11 @@ bool uses_tuning(CrossEntropyKernel kernel) {
 Staging fused_staging(const CrossEntropySpec& spec) {
   if (spec.tuning.cluster > 1) return Staging::Global;  // a cluster's programs hold their parts in registers
   if (spec.tuning.staging != Staging::Heuristic) return spec.tuning.staging;
-  // Staged rows reached 87-98% of copy bandwidth against 62-81% streamed (docs/performance.md, change 19).
-  return staged_row_bytes(spec) <= kMaxStagedRowBytes ? Staging::Shared : Staging::Global;
+  // Staged rows reached 87-98% of copy bandwidth against 62-81% streamed (docs/performance.md, change 19). Of longer
+  // rows the first 200 KiB are staged (change 20: 71-93% against 68-71%), with 1024 threads, whose 64 registers have
+  // no room for label smoothing's third per-lane sum: those rows stream.
+  if (staged_row_bytes(spec) <= kMaxStagedRowBytes || spec.label_smoothing == 0) return Staging::Shared;
+  return Staging::Global;
 }
 
 Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {

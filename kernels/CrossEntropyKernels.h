@@ -74,18 +74,18 @@ bool uses_tuning(CrossEntropyKernel kernel);
 
 // The tuning a kernel of the family is built with: the spec's choices, and the built-in heuristic's for zero fields,
 // with a block longer than the row's extent cut to it (both hold the row as one tile, so they build the same code).
-// The heuristic comes from sweeps on an H100 (docs/performance.md): the fused kernel stages rows of up to 200 KiB in
-// shared memory (fused_staging) and walks them with 256 threads (512 past 120 KiB) of two 16-byte vectors a tile, one
-// tile a step. Row-streaming kernels keep one 16-byte bf16 vector per thread per tile with 256 threads (128 for the
-// statistics kernel); the streaming fused kernel (rows past 200 KiB) uses 1024 threads (512 with label smoothing or
-// fp32, for registers), 8 columns each; two tiles are loaded per step.
+// The heuristic comes from sweeps on an H100 (docs/performance.md): the fused kernel stages rows in shared memory
+// (fused_staging) and walks them with 256 threads (512 past 120 KiB) of two 16-byte vectors a tile, one tile a step;
+// of rows past 200 KiB it stages the first 200 KiB, with 1024 threads of one vector. Row-streaming kernels keep one
+// 16-byte bf16 vector per thread per tile with 256 threads (128 for the statistics kernel); the streaming fused
+// kernel (rows past 200 KiB with label smoothing) uses 512 threads, 8 columns each; two tiles are loaded per step.
 // `xent tune` measures how far it is from the best of its space (kernels/CrossEntropyTuning.h) and stores the winners
 // that the runtime then prefers (runtime/tuning/).
 Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel);
 
 // Where the fused kernel keeps its row: Global for a cluster (its programs hold their parts in registers), else the
-// spec's choice, else the heuristic's: Shared for rows of up to kMaxStagedRowBytes. It depends on the spec alone,
-// not on the row's extent, since the extent depends on it (alignment_for).
+// spec's choice, else the heuristic's: Shared, but for rows past kMaxStagedRowBytes with label smoothing. It depends
+// on the spec alone, not on the row's extent, since the extent depends on it (alignment_for).
 Staging fused_staging(const CrossEntropySpec& spec);
 
 // The columns a row kernel's walk covers: the shard, plus up to one vector before each row when the kernel reads rows

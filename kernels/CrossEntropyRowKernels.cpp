@@ -190,19 +190,32 @@ Expr label_logit(KernelBuilder& k, const Row& row, Expr owns_label) {
   return k.load(k.addptr(row.logits.pointer, column), owns_label, zero).to(ScalarType::F32);
 }
 
-// The shard's statistics of the row: lanes accumulate tile by tile and meet once at the end. When the row is one tile,
-// `whole_row` receives its logits (to be reused).
-RowStats row_statistics(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const Constexprs& c,
-                        const Row& row, Expr* whole_row = nullptr) {
-  int64_t lanes = (std::min(tuning.block, row.shape.extent) + row.shape.chunk - 1) / row.shape.chunk;
+// The statistics of no tile yet, for the lanes of the row's tiles.
+LaneStats no_statistics(KernelBuilder& k, const Tuning& tuning, const Row& row) {
+  return LaneStats::empty(k, (std::min(tuning.block, row.shape.extent) + row.shape.chunk - 1) / row.shape.chunk);
+}
+
+// Folds the row's tiles into `stats`, lane by lane. When the row is one tile, `whole_row` receives its logits (to be
+// reused).
+LaneStats fold_statistics(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, const Row& row, LaneStats stats,
+                          Expr* whole_row = nullptr) {
   auto fold = [&](const Tile& tile, Expr x, const Exprs& carried) {
     if (tile.whole_row && whole_row) *whole_row = x;
     return LaneStats::from(carried).accumulate(x, tile.in_row, tile.columns == row.label_column, c).to_exprs();
   };
-  LaneStats stats = LaneStats::from(row.walk(k, tuning, c, LaneStats::empty(k, lanes).to_exprs(),
-                                             {[&](const Tile& tile) { return row.load(tile); }, fold}));
+  return LaneStats::from(
+      row.walk(k, tuning, c, stats.to_exprs(), {[&](const Tile& tile) { return row.load(tile); }, fold}));
+}
+
+// The lanes met: the row's statistics, with its label's logit read directly.
+RowStats finish_statistics(KernelBuilder& k, const Constexprs& c, const Row& row, const LaneStats& stats) {
   Expr owns_label = row.label_column >= 0.0;
   return stats.finish(label_logit(k, row, owns_label), owns_label, c);
+}
+
+// The shard's statistics of the row: lanes accumulate tile by tile and meet once at the end.
+RowStats row_statistics(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, const Row& row) {
+  return finish_statistics(k, c, row, fold_statistics(k, tuning, c, row, no_statistics(k, tuning, row)));
 }
 
 // Writes the gradient of the row, tile by tile in `order`; `whole_row` (when defined) holds the logits already.
@@ -218,36 +231,88 @@ void write_gradient(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning
   row.walk(k, tuning, c, {}, {load, fold}, order);
 }
 
+// A stretch of a row's offsets that a walk covers on its own: `row` walks only them (its columns numbered as in the
+// whole row, so masks and the label's column hold), starting `from` offsets into the whole row.
+struct RowPiece {
+  Row row;
+  int64_t from;
+};
+
+// Offsets [from, row.shape.extent) of `row`. The piece's accesses start `from` offsets further, and its head is the
+// row's less `from` (columns = offsets - head); a piece ending before the row holds no tail (`from` and the end are
+// whole groups of tiles, see staged_extent).
+RowPiece piece_of(KernelBuilder& k, const Row& row, int64_t from, int64_t extent) {
+  if (from == 0 && extent == row.shape.extent) return {row, 0};
+  RowPiece piece{row, from};
+  Row& r = piece.row;
+  bool last = from + extent == row.shape.extent;
+  r.shape = {last ? row.shape.width - from : extent, extent, row.shape.chunk};
+  if (from == 0) return piece;
+  r.logits.pointer = k.addptr(row.logits.pointer, k.constant_int(from, ScalarType::I32));
+  Expr shift = k.constant_int(from, ScalarType::I32);
+  r.logits.head = row.logits.head.defined() ? row.logits.head - shift : -shift;
+  return piece;
+}
+
+// The offsets of a row the fused kernel stages in shared memory: all of them when they fit in kMaxStagedRowBytes,
+// else the most whole groups of tiles that do, leaving at least two groups to stream (so that the streamed piece has
+// the tiles, and the lanes, of the staged one); 0 when not one group fits.
+int64_t staged_extent(const CrossEntropySpec& spec, const Tuning& tuning, const RowShape& shape) {
+  if (shape.extent * dtype_bytes(spec.dtype) <= kMaxStagedRowBytes) return shape.extent;
+  const int64_t group = tuning.block * tuning.unroll;
+  int64_t groups = kMaxStagedRowBytes / dtype_bytes(spec.dtype) / group;
+  return std::max<int64_t>(0, std::min(groups, shape.extent / group - 2)) * group;
+}
+
+// Starts copying the piece into shared memory, every tile at once; the data is there after the next async_wait. Gives
+// the start of the copy, whose columns sit at the piece's offsets (heads included), so walks read it as the piece.
+Expr copy_to_shared(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, const Row& piece) {
+  Expr staged = k.shared_alloc(piece.logits.pointer.type().pointee(), piece.shape.extent);
+  auto copy = [&](const Tile& tile) {
+    k.async_copy(k.addptr(staged, tile.offsets), k.addptr(piece.logits.pointer, tile.offsets), tile.in_row);
+    return Expr();
+  };
+  piece.walk(k, tuning, c, {}, {copy, [](const Tile&, Expr, const Exprs&) { return Exprs{}; }});
+  return staged;
+}
+
 // The fused kernel's pass over its row: the row, its global statistics, and what the gradient is written from.
 struct FusedPass {
   Row row;
   RowStats stats;
-  Tile part;                // the columns this program writes; undefined columns: the whole row, tile by tile
-  Expr x;                   // the logits of `part`, or of the row when it is one tile (else undefined)
-  Expr stores_row_outputs;  // i1: this program stores the row's loss, lse and rest; undefined: always
+  std::vector<RowPiece> pieces;  // the row's pieces in the gradient walk's order, each read where its data waits
+  Tile part;                     // cluster: the columns this program writes
+  Expr x;                        // the logits of `part`, or of the row when it is one tile (else undefined)
+  Expr stores_row_outputs;       // i1: this program stores the row's loss, lse and rest; undefined: always
 };
 
-// Copies the row into shared memory, every tile at once, and waits for it: the start of the row's copy, whose
-// columns sit at the same offsets as in the tensor (heads included), so the walks read it as they would the row.
-Expr stage_row(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, const Row& row) {
-  Expr staged = k.shared_alloc(row.logits.pointer.type().pointee(), row.shape.extent);
-  auto copy = [&](const Tile& tile) {
-    k.async_copy(k.addptr(staged, tile.offsets), k.addptr(row.logits.pointer, tile.offsets), tile.in_row);
-    return Expr();
-  };
-  row.walk(k, tuning, c, {}, {copy, [](const Tile&, Expr, const Exprs&) { return Exprs{}; }});
-  k.async_wait();
-  return staged;
-}
-
-// One program per row, streaming it (or holding it as one tile when the block covers it); with Staging::Shared it
-// reads the row from its copy in shared memory.
+// One program per row, streaming it (or holding it as one tile when the block covers it). With Staging::Shared the
+// row's first piece (the whole row when it fits) is copied into shared memory while the rest streams through the
+// statistics, then read from there by both walks; the gradient walk re-reads the streamed rest backward, from its
+// end, which is still in L2.
 FusedPass stream_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const RowInputs& in, Expr d1,
                      Expr ignore_index, const Constexprs& c) {
   FusedPass pass;
-  pass.row = Row::begin(k, in, d1, ignore_index, k.constant_int(0, ScalarType::I64), c);
-  if (tuning.staging == Staging::Shared) pass.row.logits.pointer = stage_row(k, tuning, c, pass.row);
-  pass.stats = row_statistics(k, spec, tuning, c, pass.row, &pass.x);
+  const Row& row = pass.row = Row::begin(k, in, d1, ignore_index, k.constant_int(0, ScalarType::I64), c);
+  LaneStats stats = no_statistics(k, tuning, row);
+  const int64_t staged = tuning.staging == Staging::Shared ? staged_extent(spec, tuning, row.shape) : 0;
+  if (staged == 0) {
+    stats = fold_statistics(k, tuning, c, row, stats, &pass.x);
+    pass.pieces = {{row, 0}};
+  } else {
+    RowPiece in_shared = piece_of(k, row, 0, staged);
+    Expr copy = copy_to_shared(k, tuning, c, in_shared.row);
+    if (staged < row.shape.extent) {
+      RowPiece streamed = piece_of(k, row, staged, row.shape.extent - staged);
+      stats = fold_statistics(k, tuning, c, streamed.row, stats);
+      pass.pieces.push_back(streamed);
+    }
+    k.async_wait();
+    in_shared.row.logits.pointer = copy;
+    stats = fold_statistics(k, tuning, c, in_shared.row, stats, pass.pieces.empty() ? &pass.x : nullptr);
+    pass.pieces.push_back(in_shared);
+  }
+  pass.stats = finish_statistics(k, c, row, stats);
   return pass;
 }
 
@@ -292,7 +357,7 @@ std::unique_ptr<Kernel> build_stats(const CrossEntropySpec& spec) {
   Constexprs c = Constexprs::declare(k);
 
   Row row = Row::begin(k, in, d1, ignore_index, vocab_offset, c);
-  RowStats stats = row_statistics(k, spec, tuning, c, row);
+  RowStats stats = row_statistics(k, tuning, c, row);
 
   store_partials(k, k.addptr(partials, row.index * double(kPartialFields)), stats, c);
   k.set_attribute("threads", tuning.threads);
@@ -357,7 +422,10 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   Expr grad_start = grad.row_start(row.index, d1).pointer;
   if (!pass.part.columns.defined()) {
     // The row's second read: backward, so that it starts with the columns still in L2.
-    write_gradient(k, spec, tuning, c, row, WalkOrder::Backward, grad_start, lse, rest, scale, pass.x);
+    for (const RowPiece& piece : pass.pieces) {
+      Expr piece_grad = piece.from ? k.addptr(grad_start, k.constant_int(piece.from, ScalarType::I32)) : grad_start;
+      write_gradient(k, spec, tuning, c, piece.row, WalkOrder::Backward, piece_grad, lse, rest, scale, pass.x);
+    }
   } else {
     Expr g = gradient(pass.x, pass.part.columns == row.label_column, lse, rest, scale, row.facts.ok, c);
     k.store(k.addptr(grad_start, pass.part.offsets), g.to(grad_start.type().pointee()), pass.part.in_row);

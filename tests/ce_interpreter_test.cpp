@@ -205,7 +205,8 @@ TEST(CrossEntropy, ClusterPartsMatchTheReference) {
 }
 
 // The fused kernel with its row staged in shared memory (Staging::Shared): every dtype, masked tails, unrolled walks,
-// whole-row tiles, row heads (odd rows of a 16-byte aligned tensor), in place, and every option of the statistics.
+// whole-row tiles, row heads (odd rows of a 16-byte aligned tensor), in place, every option of the statistics, and
+// rows too long for shared memory (their first 200 KiB staged, the rest streamed).
 // The interpreter fills shared memory with NaN at each program's start, so a column read but never copied fails.
 TEST(CrossEntropy, StagedRowsMatchTheReference) {
   struct Case {
@@ -219,7 +220,10 @@ TEST(CrossEntropy, StagedRowsMatchTheReference) {
                         Case{DType::BF16, 3001, 256, 2, 0.1, true, false, true},
                         Case{DType::F32, 1001, 0, 1, 0.0, false, true, false},
                         Case{DType::F16, 4096, 4096, 1, 0.1, false, false, false},
-                        Case{DType::BF16, 7, 0, 2, 1.0, true, true, true}}) {
+                        Case{DType::BF16, 7, 0, 2, 1.0, true, true, true},
+                        // 234 KiB rows: the first 200 KiB staged, the rest streamed
+                        Case{DType::F32, 60000, 4096, 2, 0.1, false, false, false},
+                        Case{DType::BF16, 120001, 2048, 1, 0.0, false, true, true}}) {
     ProblemOptions o = base(c.dtype, c.vocab, Mode::Fused);
     o.spec.tuning = {.threads = 64, .block = c.block, .unroll = c.unroll, .staging = Staging::Shared};
     o.spec.label_smoothing = c.smoothing;
