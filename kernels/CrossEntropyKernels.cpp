@@ -108,9 +108,11 @@ Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
   // of 50257 and 151936 columns (docs/performance.md, change 7), and since statistics fold per lane (change 13) on
   // short fused rows too (`xent tune`: 6% at V = 16032, 10% at 32000).
   if (t.unroll == 0) t.unroll = 2;
-  // Only the fused kernel splits a row over a cluster; the others walk their rows alone.
+  // Only the fused kernel splits a row over a cluster; the others walk their rows alone. The statistics kernel may
+  // stage its row too (as deep prefetch; it reads the row once), when asked; the backward kernel never does.
   if (kernel != CrossEntropyKernel::Fused || t.cluster == 0) t.cluster = 1;
-  t.staging = Staging::Global;
+  bool staged = kernel == CrossEntropyKernel::Stats && t.staging == Staging::Shared;
+  t.staging = staged ? Staging::Shared : Staging::Global;
   return as_built(spec, kernel, t);
 }
 

@@ -213,11 +213,6 @@ RowStats finish_statistics(KernelBuilder& k, const Constexprs& c, const Row& row
   return stats.finish(label_logit(k, row, owns_label), owns_label, c);
 }
 
-// The shard's statistics of the row: lanes accumulate tile by tile and meet once at the end.
-RowStats row_statistics(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, const Row& row) {
-  return finish_statistics(k, c, row, fold_statistics(k, tuning, c, row, no_statistics(k, tuning, row)));
-}
-
 // Writes the gradient of the row, tile by tile in `order`; `whole_row` (when defined) holds the logits already.
 void write_gradient(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const Constexprs& c,
                     const Row& row, WalkOrder order, Expr grad_start, Expr lse, Expr rest, Expr scale,
@@ -276,6 +271,36 @@ Expr copy_to_shared(KernelBuilder& k, const Tuning& tuning, const Constexprs& c,
   return staged;
 }
 
+// The shard's statistics of the row, lanes accumulating tile by tile (met by finish_statistics). With
+// Staging::Shared the row's first piece (the whole row when it fits) is copied into shared memory while the rest
+// streams through the statistics, and then read from there. `pieces` (optional) receives the row's pieces in the
+// order a second walk takes them, each reading where its data waits: the streamed rest first, backward from its end,
+// which is still in L2. `whole_row` (optional) receives the logits when the row is one tile.
+LaneStats read_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const Constexprs& c,
+                   const Row& row, std::vector<RowPiece>* pieces = nullptr, Expr* whole_row = nullptr) {
+  LaneStats stats = no_statistics(k, tuning, row);
+  const int64_t staged = tuning.staging == Staging::Shared ? staged_extent(spec, tuning, row.shape) : 0;
+  std::vector<RowPiece> order;
+  if (staged == 0) {
+    stats = fold_statistics(k, tuning, c, row, stats, whole_row);
+    order = {{row, 0}};
+  } else {
+    RowPiece in_shared = piece_of(k, row, 0, staged);
+    Expr copy = copy_to_shared(k, tuning, c, in_shared.row);
+    if (staged < row.shape.extent) {
+      RowPiece streamed = piece_of(k, row, staged, row.shape.extent - staged);
+      stats = fold_statistics(k, tuning, c, streamed.row, stats);
+      order.push_back(streamed);
+    }
+    k.async_wait();
+    in_shared.row.logits.pointer = copy;
+    stats = fold_statistics(k, tuning, c, in_shared.row, stats, order.empty() ? whole_row : nullptr);
+    order.push_back(in_shared);
+  }
+  if (pieces) *pieces = std::move(order);
+  return stats;
+}
+
 // The fused kernel's pass over its row: the row, its global statistics, and what the gradient is written from.
 struct FusedPass {
   Row row;
@@ -286,33 +311,12 @@ struct FusedPass {
   Expr stores_row_outputs;       // i1: this program stores the row's loss, lse and rest; undefined: always
 };
 
-// One program per row, streaming it (or holding it as one tile when the block covers it). With Staging::Shared the
-// row's first piece (the whole row when it fits) is copied into shared memory while the rest streams through the
-// statistics, then read from there by both walks; the gradient walk re-reads the streamed rest backward, from its
-// end, which is still in L2.
+// One program per row, streaming it (or holding it as one tile when the block covers it), or staging it (read_row).
 FusedPass stream_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const RowInputs& in, Expr d1,
                      Expr ignore_index, const Constexprs& c) {
   FusedPass pass;
-  const Row& row = pass.row = Row::begin(k, in, d1, ignore_index, k.constant_int(0, ScalarType::I64), c);
-  LaneStats stats = no_statistics(k, tuning, row);
-  const int64_t staged = tuning.staging == Staging::Shared ? staged_extent(spec, tuning, row.shape) : 0;
-  if (staged == 0) {
-    stats = fold_statistics(k, tuning, c, row, stats, &pass.x);
-    pass.pieces = {{row, 0}};
-  } else {
-    RowPiece in_shared = piece_of(k, row, 0, staged);
-    Expr copy = copy_to_shared(k, tuning, c, in_shared.row);
-    if (staged < row.shape.extent) {
-      RowPiece streamed = piece_of(k, row, staged, row.shape.extent - staged);
-      stats = fold_statistics(k, tuning, c, streamed.row, stats);
-      pass.pieces.push_back(streamed);
-    }
-    k.async_wait();
-    in_shared.row.logits.pointer = copy;
-    stats = fold_statistics(k, tuning, c, in_shared.row, stats, pass.pieces.empty() ? &pass.x : nullptr);
-    pass.pieces.push_back(in_shared);
-  }
-  pass.stats = finish_statistics(k, c, row, stats);
+  pass.row = Row::begin(k, in, d1, ignore_index, k.constant_int(0, ScalarType::I64), c);
+  pass.stats = finish_statistics(k, c, pass.row, read_row(k, spec, tuning, c, pass.row, &pass.pieces, &pass.x));
   return pass;
 }
 
@@ -357,7 +361,7 @@ std::unique_ptr<Kernel> build_stats(const CrossEntropySpec& spec) {
   Constexprs c = Constexprs::declare(k);
 
   Row row = Row::begin(k, in, d1, ignore_index, vocab_offset, c);
-  RowStats stats = row_statistics(k, tuning, c, row);
+  RowStats stats = finish_statistics(k, c, row, read_row(k, spec, tuning, c, row));
 
   store_partials(k, k.addptr(partials, row.index * double(kPartialFields)), stats, c);
   k.set_attribute("threads", tuning.threads);

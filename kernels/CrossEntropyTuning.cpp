@@ -33,7 +33,7 @@ std::vector<Tuning> tuning_candidates(const CrossEntropySpec& spec, CrossEntropy
   };
   const int64_t vector = vector_elements(spec.dtype), extent = row_extent(base, kernel);
   std::vector<Staging> stagings = {Staging::Global};
-  if (kernel == CrossEntropyKernel::Fused) stagings.push_back(Staging::Shared);
+  if (kernel != CrossEntropyKernel::Backward) stagings.push_back(Staging::Shared);
   for (Staging staging : stagings)
     for (int threads : kThreadCounts) {
       for (int vectors : kVectorsPerThread)

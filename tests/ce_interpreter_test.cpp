@@ -204,9 +204,9 @@ TEST(CrossEntropy, ClusterPartsMatchTheReference) {
   }
 }
 
-// The fused kernel with its row staged in shared memory (Staging::Shared): every dtype, masked tails, unrolled walks,
-// whole-row tiles, row heads (odd rows of a 16-byte aligned tensor), in place, every option of the statistics, and
-// rows too long for shared memory (their first 200 KiB staged, the rest streamed).
+// Rows staged in shared memory (Staging::Shared), by the fused or the statistics kernel: every dtype, masked tails,
+// unrolled walks, whole-row tiles, row heads (odd rows of a 16-byte aligned tensor), in place, every option of the
+// statistics, and rows too long for shared memory (their first 200 KiB staged, the rest streamed).
 // The interpreter fills shared memory with NaN at each program's start, so a column read but never copied fails.
 TEST(CrossEntropy, StagedRowsMatchTheReference) {
   struct Case {
@@ -224,15 +224,18 @@ TEST(CrossEntropy, StagedRowsMatchTheReference) {
                         // 234 KiB rows: the first 200 KiB staged, the rest streamed
                         Case{DType::F32, 60000, 4096, 2, 0.1, false, false, false},
                         Case{DType::BF16, 120001, 2048, 1, 0.0, false, true, true}}) {
-    ProblemOptions o = base(c.dtype, c.vocab, Mode::Fused);
-    o.spec.tuning = {.threads = 64, .block = c.block, .unroll = c.unroll, .staging = Staging::Shared};
-    o.spec.label_smoothing = c.smoothing;
-    o.spec.has_mask = o.spec.has_weights = c.mask_and_weights;
-    o.spec.in_place = c.in_place;
-    o.misaligned = c.misaligned;
-    if (c.misaligned) o.spec.alignment = Alignment::Base;
-    o.d1 = 7;
-    check(o);
+    // Forward then backward: the statistics kernel stages its row, the backward kernel never does.
+    for (Mode mode : {Mode::Fused, Mode::ForwardBackward}) {
+      ProblemOptions o = base(c.dtype, c.vocab, mode);
+      o.spec.tuning = {.threads = 64, .block = c.block, .unroll = c.unroll, .staging = Staging::Shared};
+      o.spec.label_smoothing = c.smoothing;
+      o.spec.has_mask = o.spec.has_weights = c.mask_and_weights;
+      o.spec.in_place = c.in_place;
+      o.misaligned = c.misaligned;
+      if (c.misaligned) o.spec.alignment = Alignment::Base;
+      o.d1 = 7;
+      check(o);
+    }
   }
 }
 
