@@ -46,11 +46,11 @@ int64_t staged_row_bytes(const CrossEntropySpec& spec) {
   return (spec.vocab_shard + vector_elements(spec.dtype) - 1) * dtype_bytes(spec.dtype);
 }
 
-// Tunings that build the same code are written the same: a cluster holds the whole row, and a whole-row tile has
-// nothing to unroll.
+// Tunings that build the same code are written the same: a cluster that holds its parts in registers holds each as
+// one tile (written as the row's extent), and a whole-row tile has nothing to unroll.
 Tuning as_built(const CrossEntropySpec& spec, CrossEntropyKernel kernel, Tuning t) {
   const int64_t extent = row_extent(spec, kernel);
-  t.block = t.cluster > 1 ? extent : std::min(t.block, extent);
+  t.block = t.cluster > 1 && t.staging != Staging::Shared ? extent : std::min(t.block, extent);
   if (t.block == extent) t.unroll = 1;
   return t;
 }
@@ -62,16 +62,21 @@ Tuning as_built(const CrossEntropySpec& spec, CrossEntropyKernel kernel, Tuning 
 // their rest, which wants loads in flight: 1024 threads of one vector (change 20; two vectors or two tiles a step
 // spilled).
 Tuning staged_tuning(const CrossEntropySpec& spec, Tuning t) {
-  const int64_t bytes = staged_row_bytes(spec);
+  if (t.cluster == 0) t.cluster = 1;
+  const int64_t bytes = staged_row_bytes(spec) / t.cluster;  // a cluster's program stages its part
   if (t.threads == 0) t.threads = bytes > kMaxStagedRowBytes ? 1024 : bytes > 120 * 1024 ? 512 : 256;
   if (t.block == 0) t.block = int64_t{bytes > kMaxStagedRowBytes ? 1 : 2} * vector_elements(spec.dtype) * t.threads;
   if (t.unroll == 0) t.unroll = 1;
-  t.cluster = 1;
   t.staging = Staging::Shared;
   return as_built(spec, CrossEntropyKernel::Fused, t);
 }
 
 }  // namespace
+
+int64_t staged_part_width(int64_t extent, const Tuning& tuning) {
+  int64_t part = (extent + tuning.cluster - 1) / tuning.cluster;
+  return (part + tuning.block - 1) / tuning.block * tuning.block;
+}
 
 bool uses_tuning(CrossEntropyKernel kernel) {
   return kernel == CrossEntropyKernel::Stats || kernel == CrossEntropyKernel::Backward ||
@@ -79,8 +84,8 @@ bool uses_tuning(CrossEntropyKernel kernel) {
 }
 
 Staging fused_staging(const CrossEntropySpec& spec) {
-  if (spec.tuning.cluster > 1) return Staging::Global;  // a cluster's programs hold their parts in registers
   if (spec.tuning.staging != Staging::Heuristic) return spec.tuning.staging;
+  if (spec.tuning.cluster > 1) return Staging::Global;
   // Staged rows reached 87-98% of copy bandwidth against 62-81% streamed (docs/performance.md, change 19). Of longer
   // rows the first 200 KiB are staged (change 20: 71-93% against 68-71%), with 1024 threads, whose 64 registers have
   // no room for label smoothing's third per-lane sum: those rows stream.

@@ -83,10 +83,14 @@ bool uses_tuning(CrossEntropyKernel kernel);
 // that the runtime then prefers (runtime/tuning/).
 Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel);
 
-// Where the fused kernel keeps its row: Global for a cluster (its programs hold their parts in registers), else the
-// spec's choice, else the heuristic's: Shared, but for rows past kMaxStagedRowBytes with label smoothing. It depends
+// Where the fused kernel keeps its row: the spec's choice, else the heuristic's: Global for a cluster (its programs
+// hold their parts in registers), else Shared, but for rows past kMaxStagedRowBytes with label smoothing. It depends
 // on the spec alone, not on the row's extent, since the extent depends on it (alignment_for).
 Staging fused_staging(const CrossEntropySpec& spec);
+
+// The offsets each program of a cluster that stages its row holds: the row's `extent` split `tuning.cluster` ways,
+// rounded up to whole tiles (so that every part starts 16-byte aligned and its tiles end with it).
+int64_t staged_part_width(int64_t extent, const Tuning& tuning);
 
 // The columns a row kernel's walk covers: the shard, plus up to one vector before each row when the kernel reads rows
 // from the 16-byte boundary before them (Alignment::Base, see alignment_for). A block at least this long holds the

@@ -230,22 +230,21 @@ void write_gradient(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning
 // whole row, so masks and the label's column hold), starting `from` offsets into the whole row.
 struct RowPiece {
   Row row;
-  int64_t from;
+  Expr from;  // i32; undefined: 0
 };
 
-// Offsets [from, row.shape.extent) of `row`. The piece's accesses start `from` offsets further, and its head is the
-// row's less `from` (columns = offsets - head); a piece ending before the row holds no tail (`from` and the end are
-// whole groups of tiles, see staged_extent).
-RowPiece piece_of(KernelBuilder& k, const Row& row, int64_t from, int64_t extent) {
-  if (from == 0 && extent == row.shape.extent) return {row, 0};
+// The `extent` offsets of `row` from `from` (an i32, undefined for 0) as a row of their own: its accesses start `from`
+// offsets further and its head is the row's less `from` (columns = offsets - head). Offsets of the piece below
+// `width` must be columns of the row whatever `from` (for_each_tile runs them unmasked), and the tiles must end
+// with the piece (`extent` a whole number of tiles, unless the piece ends the row: its tail is masked by the row's
+// end).
+RowPiece piece_of(KernelBuilder& k, const Row& row, Expr from, int64_t width, int64_t extent) {
   RowPiece piece{row, from};
   Row& r = piece.row;
-  bool last = from + extent == row.shape.extent;
-  r.shape = {last ? row.shape.width - from : extent, extent, row.shape.chunk};
-  if (from == 0) return piece;
-  r.logits.pointer = k.addptr(row.logits.pointer, k.constant_int(from, ScalarType::I32));
-  Expr shift = k.constant_int(from, ScalarType::I32);
-  r.logits.head = row.logits.head.defined() ? row.logits.head - shift : -shift;
+  r.shape = {width, extent, row.shape.chunk};
+  if (!from.defined()) return piece;
+  r.logits.pointer = k.addptr(row.logits.pointer, from);
+  r.logits.head = row.logits.head.defined() ? row.logits.head - from : -from;
   return piece;
 }
 
@@ -283,12 +282,13 @@ LaneStats read_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning&
   std::vector<RowPiece> order;
   if (staged == 0) {
     stats = fold_statistics(k, tuning, c, row, stats, whole_row);
-    order = {{row, 0}};
+    order = {{row, Expr()}};
   } else {
-    RowPiece in_shared = piece_of(k, row, 0, staged);
+    RowPiece in_shared = staged == row.shape.extent ? RowPiece{row, Expr()} : piece_of(k, row, {}, staged, staged);
     Expr copy = copy_to_shared(k, tuning, c, in_shared.row);
     if (staged < row.shape.extent) {
-      RowPiece streamed = piece_of(k, row, staged, row.shape.extent - staged);
+      RowPiece streamed = piece_of(k, row, k.constant_int(staged, ScalarType::I32), row.shape.width - staged,
+                                   row.shape.extent - staged);
       stats = fold_statistics(k, tuning, c, streamed.row, stats);
       order.push_back(streamed);
     }
@@ -349,6 +349,39 @@ FusedPass cluster_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuni
   return pass;
 }
 
+// A cluster of C programs per row, each staging its part of the row in shared memory: it folds the part's statistics
+// from there, publishes them in `exchange`, waits for the others at the cluster barrier, merges all C partials, and
+// writes its part's gradient from shared memory. The row is read from DRAM once, with several programs per SM.
+FusedPass cluster_staged_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const RowInputs& in,
+                             Expr d1, Expr ignore_index, Expr exchange, const Constexprs& c) {
+  FusedPass pass;
+  Expr program = k.program_id(0).to(ScalarType::I64);
+  Expr rank = program % double(tuning.cluster);
+  Row& row = pass.row;
+  row = Row::begin(k, in, d1, ignore_index, k.constant_int(0, ScalarType::I64), c, program / double(tuning.cluster));
+  const int64_t width = staged_part_width(row.shape.extent, tuning);
+  Expr first = (rank * double(width)).to(ScalarType::I32);
+  // Offsets below V - (C - 1) * width (what the last part holds of the row's columns) are columns in every part.
+  RowPiece part = piece_of(k, row, first, spec.vocab_shard - (tuning.cluster - 1) * width, width);
+  Expr copy = copy_to_shared(k, tuning, c, part.row);
+  k.async_wait();
+  part.row.logits.pointer = copy;
+  LaneStats lanes = fold_statistics(k, tuning, c, part.row, no_statistics(k, tuning, part.row));
+  Expr label_offset = row.logits.head.defined() ? row.label_column + row.logits.head : row.label_column;
+  Expr owns_label = (row.label_column >= 0.0) & (label_offset >= first) & (label_offset < first + double(width));
+  RowStats mine = lanes.finish(label_logit(k, row, owns_label), owns_label, c);
+  store_partials(k, k.addptr(exchange, program * double(kPartialFields)), mine, c);
+  k.cluster_barrier();
+  Expr partials = k.addptr(exchange, row.index * double(tuning.cluster * kPartialFields));
+  pass.stats = merge_partials(
+      k.constant_int(tuning.cluster, ScalarType::I32),
+      [&](Expr r, int f) { return k.load(k.addptr(partials, r * double(kPartialFields) + double(f))); },
+      k.constant(0.0, ScalarType::F32), c);
+  pass.pieces = {part};
+  pass.stores_row_outputs = rank == 0.0;
+  return pass;
+}
+
 }  // namespace
 
 std::unique_ptr<Kernel> build_stats(const CrossEntropySpec& spec) {
@@ -405,8 +438,9 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   Expr exchange = k.param(ir::ptr(ScalarType::F32), "exchange");
   Constexprs c = Constexprs::declare(k);
 
-  FusedPass pass = tuning.cluster == 1 ? stream_row(k, spec, tuning, in, d1, ignore_index, c)
-                                       : cluster_row(k, spec, tuning, in, d1, ignore_index, exchange, c);
+  FusedPass pass = tuning.cluster == 1                ? stream_row(k, spec, tuning, in, d1, ignore_index, c)
+                   : tuning.staging == Staging::Shared ? cluster_staged_row(k, spec, tuning, in, d1, ignore_index, exchange, c)
+                                                       : cluster_row(k, spec, tuning, in, d1, ignore_index, exchange, c);
   const Row& row = pass.row;
   const RowStats& stats = pass.stats;
   Expr d = stats.d_rest + stats.e_label;
@@ -427,7 +461,7 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   if (!pass.part.columns.defined()) {
     // The row's second read: backward, so that it starts with the columns still in L2.
     for (const RowPiece& piece : pass.pieces) {
-      Expr piece_grad = piece.from ? k.addptr(grad_start, k.constant_int(piece.from, ScalarType::I32)) : grad_start;
+      Expr piece_grad = piece.from.defined() ? k.addptr(grad_start, piece.from) : grad_start;
       write_gradient(k, spec, tuning, c, piece.row, WalkOrder::Backward, piece_grad, lse, rest, scale, pass.x);
     }
   } else {

@@ -73,9 +73,6 @@ void CrossEntropySpec::validate() const {
     throw UserError(cat("tuning.unroll: must be in [0, 8] (0 = heuristic), got ", tuning.unroll));
   if (tuning.cluster < 0 || tuning.cluster > ir::kMaxCluster)
     throw UserError(cat("tuning.cluster: must be in [0, ", ir::kMaxCluster, "] (0 = heuristic), got ", tuning.cluster));
-  if (tuning.staging == Staging::Shared && tuning.cluster > 1)
-    throw UserError(cat("tuning.staging: shared holds a whole row in one program, so it needs cluster 1, got cluster ",
-                        tuning.cluster, "; choose one of them"));
 }
 
 std::string CrossEntropySpec::canonical() const {

@@ -42,8 +42,14 @@ std::vector<Tuning> tuning_candidates(const CrossEntropySpec& spec, CrossEntropy
     }
   if (clusters && kernel == CrossEntropyKernel::Fused)
     for (int threads : kClusterThreads)
-      for (int cluster : kClusters)
+      for (int cluster : kClusters) {
         if (holds_whole_row((extent + cluster - 1) / cluster, threads)) add({threads, extent, 1, cluster});
+        Tuning staged{threads, 2 * vector * threads, 1, cluster, Staging::Shared};
+        CrossEntropySpec variant = base;
+        variant.tuning = staged;
+        if (staged_part_width(row_extent(variant, kernel), staged) * dtype_bytes(spec.dtype) <= kMaxStagedRowBytes)
+          add(staged);
+      }
   return candidates;
 }
 

@@ -6,7 +6,8 @@
 //     x  1 or 2 tiles loaded per step (unroll),
 //   plus, per thread count, the whole row as one tile (block = row_extent) when the threads can hold it,
 //   plus, for the fused kernel on a GPU with thread-block clusters (sm_90), threads 256, 512, 1024 x clusters of 2, 4,
-//     8 programs per row when each program can hold its part,
+//     8 programs per row when each program can hold its part in registers, and the same with each part staged in
+//     shared memory (two vectors a thread a tile) when it fits in 200 KiB,
 //   plus, for the fused and statistics kernels, each of those with the row staged in shared memory
 //     (Staging::Shared; rows past 200 KiB stage their first 200 KiB),
 // each written as tuning_for writes it (a tile that covers the row is the whole-row tile) and listed once. The

@@ -171,6 +171,24 @@ TEST_F(GpuCrossEntropy, StagedFusedRows) {
     }
 }
 
+// Clusters whose programs each stage their part of the row in shared memory (sm_90), long and odd rows.
+TEST_F(GpuCrossEntropy, StagedClusterFusedRows) {
+  const cuda::DeviceInfo& device = cuda::current_device();
+  if (device.sm_major < 9) GTEST_SKIP() << "thread-block clusters need sm_90; " << device.name << " is " << device.sm();
+  for (int cluster : {2, 4, 8})
+    for (int64_t vocab : {int64_t{4097}, int64_t{151936}, int64_t{256001}}) {
+      if (cluster == 2 && vocab == 256001) continue;  // 250 KiB parts: more than a program's shared memory
+      ProblemOptions o = base(DType::BF16, vocab, Mode::Fused);
+      o.spec.tuning = {.threads = 512, .cluster = cluster, .staging = Staging::Shared};
+      o.spec.label_smoothing = cluster == 2 ? 0.1 : 0.0;
+      o.spec.has_mask = o.spec.has_weights = cluster == 8;
+      o.misaligned = vocab % 8 != 0;
+      if (o.misaligned) o.spec.alignment = Alignment::Base;
+      o.seed = cluster * 1000 + vocab;
+      check(o);
+    }
+}
+
 TEST_F(GpuCrossEntropy, TensorParallelInProcess) {
   std::vector<std::vector<int64_t>> partitions = {{8000, 8000},
                                                   {6284, 6283, 6283},

@@ -177,8 +177,9 @@ TEST(CrossEntropy, UnrolledWalksMatchTheReference) {
       }
 }
 
-// A row split over a cluster of programs (Tuning::cluster): parts of every size, the label in any part, every option
-// that changes the merged statistics, and rows past the vocabulary's end in the last part.
+// A row split over a cluster of programs (Tuning::cluster), each part in registers or staged in shared memory and
+// walked in tiles: parts of every size, the label in any part, every option that changes the merged statistics, rows
+// past the vocabulary's end in the last part (or a last part with no column at all), and odd rows with heads.
 TEST(CrossEntropy, ClusterPartsMatchTheReference) {
   struct Case {
     DType dtype;
@@ -192,15 +193,18 @@ TEST(CrossEntropy, ClusterPartsMatchTheReference) {
                         Case{DType::F16, 1001, 8, 0.0, 0.0, false, true, false},
                         Case{DType::BF16, 50257, 8, 0.1, 0.0, false, false, true},
                         Case{DType::BF16, 5, 8, 1.0, 0.0, true, false, false}}) {
-    ProblemOptions o = base(c.dtype, c.vocab, Mode::Fused);
-    o.spec.tuning = {.threads = 128, .block = 0, .cluster = c.cluster};
-    o.spec.label_smoothing = c.smoothing, o.spec.z_loss = c.z_loss;
-    o.spec.has_mask = o.spec.has_weights = c.mask_and_weights;
-    o.spec.in_place = c.in_place;
-    o.misaligned = c.misaligned;
-    if (c.misaligned) o.spec.alignment = Alignment::Base;
-    o.d1 = 23;
-    check(o);
+    for (Staging staging : {Staging::Global, Staging::Shared}) {
+      ProblemOptions o = base(c.dtype, c.vocab, Mode::Fused);
+      o.spec.tuning = {.threads = 128, .block = staging == Staging::Shared ? 256 : 0, .cluster = c.cluster,
+                       .staging = staging};
+      o.spec.label_smoothing = c.smoothing, o.spec.z_loss = c.z_loss;
+      o.spec.has_mask = o.spec.has_weights = c.mask_and_weights;
+      o.spec.in_place = c.in_place;
+      o.misaligned = c.misaligned;
+      if (c.misaligned) o.spec.alignment = Alignment::Base;
+      o.d1 = 23;
+      check(o);
+    }
   }
 }
 

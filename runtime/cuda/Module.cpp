@@ -85,7 +85,8 @@ LoadedKernel::LoadedKernel(std::span<const char> cubin, const std::string& kerne
   if (static_shared + dynamic_shared_bytes > device.max_shared_per_block_optin)
     throw UserError(cat("kernel ", kernel_name, " needs ", static_shared, " bytes of static and ", dynamic_shared_bytes,
                         " bytes of dynamic shared memory per block, but ", device.name, " offers at most ",
-                        device.max_shared_per_block_optin, "; choose a smaller block or tile"));
+                        device.max_shared_per_block_optin,
+                        "; choose a tuning that needs less (a smaller tile, a larger cluster, or staging global)"));
   XENT_CU_CHECK(
       driver().cuFuncSetAttribute(function_, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, dynamic_shared_bytes));
 }
