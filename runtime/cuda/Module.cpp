@@ -79,8 +79,10 @@ LoadedKernel::LoadedKernel(std::span<const char> cubin, const std::string& kerne
   registers_ = function_attribute(function_, CU_FUNC_ATTRIBUTE_NUM_REGS);
   local_bytes_ = function_attribute(function_, CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES);
   max_threads_per_block_ = function_attribute(function_, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK);
-  if (dynamic_shared_bytes <= kDefaultSharedLimit) return;
+  // Past 48 KiB of static and dynamic shared memory together, a launch needs the opt-in attribute set first.
+  if (dynamic_shared_bytes == 0) return;
   int static_shared = function_attribute(function_, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES);
+  if (static_shared + dynamic_shared_bytes <= kDefaultSharedLimit) return;
   const DeviceInfo& device = current_device();
   if (static_shared + dynamic_shared_bytes > device.max_shared_per_block_optin)
     throw UserError(cat("kernel ", kernel_name, " needs ", static_shared, " bytes of static and ", dynamic_shared_bytes,
