@@ -243,6 +243,18 @@ TEST(CrossEntropy, StagedRowsMatchTheReference) {
   }
 }
 
+// Staged cluster parts of one tile each on odd rows with heads: the parts split rows at every column offset, so a
+// row's label often sits in a part's first columns, where the part's offsets and the row's columns differ by the head.
+TEST(CrossEntropy, StagedClusterPartsOwnTheLabelByOffset) {
+  ProblemOptions o = base(DType::BF16, 61, Mode::Fused);
+  o.spec.tuning = {.threads = 32, .block = 8, .cluster = 8, .staging = Staging::Shared};
+  o.spec.alignment = Alignment::Base;
+  o.misaligned = true;
+  o.d0 = 4, o.d1 = 25;
+  o.ignore_fraction = 0.0;
+  check(o);
+}
+
 struct ShardCase {
   std::vector<int64_t> shards;
   double smoothing;
