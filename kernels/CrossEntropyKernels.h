@@ -7,8 +7,9 @@
 //   combine   1 per 256 rows  merges the W ranks' partials: loss, lse, 1 - p_label, log-prob, entropy per row
 //   reduce    1 program    the reduced loss, in a fixed order (deterministic)
 //   backward  1 per row    gradient from the saved lse and 1 - p_label, times the upstream gradient
-//   fused     1 per row    single shard: statistics, loss and gradient in one pass over the row (or a cluster of
-//                          programs per row, each holding a part of it)
+//   fused     1 per row    single shard: statistics, loss and gradient in one pass over the row, staged in shared
+//                          memory (Tuning::staging) so that the logits leave DRAM once (or a cluster of programs
+//                          per row, each holding a part of it)
 //
 // Forward then backward: count, stats, [exchange of partials], combine, reduce, later backward.
 // Fused (one shard):      count, fused, reduce.
