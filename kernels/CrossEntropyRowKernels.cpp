@@ -320,17 +320,40 @@ FusedPass stream_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tunin
   return pass;
 }
 
-// A cluster of C programs per row: each holds one part in registers, publishes its statistics in `exchange`, waits for
-// the others at the cluster barrier, and merges all C partials itself (a few loads from L2).
+// A program of a cluster of C programs per row (grid = rows x C): its index, and its rank in the cluster.
+struct ClusterSeat {
+  Expr program, rank;
+  static ClusterSeat take(KernelBuilder& k, const Tuning& tuning) {
+    Expr program = k.program_id(0).to(ScalarType::I64);
+    return {program, program % double(tuning.cluster)};
+  }
+  Row begin_row(KernelBuilder& k, const Tuning& tuning, const RowInputs& in, Expr d1, Expr ignore_index,
+                const Constexprs& c) const {
+    return Row::begin(k, in, d1, ignore_index, k.constant_int(0, ScalarType::I64), c, program / double(tuning.cluster));
+  }
+};
+
+// Publishes the program's statistics of its part of the row in `exchange`, waits for the others at the cluster
+// barrier, and merges all C partials itself (a few loads from L2): the row's statistics.
+RowStats exchange_statistics(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, Expr exchange,
+                             const ClusterSeat& seat, const Row& row, const RowStats& mine) {
+  store_partials(k, k.addptr(exchange, seat.program * double(kPartialFields)), mine, c);
+  k.cluster_barrier();
+  Expr partials = k.addptr(exchange, row.index * double(tuning.cluster * kPartialFields));
+  return merge_partials(
+      k.constant_int(tuning.cluster, ScalarType::I32),
+      [&](Expr r, int f) { return k.load(k.addptr(partials, r * double(kPartialFields) + double(f))); },
+      k.constant(0.0, ScalarType::F32), c);
+}
+
+// A cluster of C programs per row, each holding its part in registers as one tile.
 FusedPass cluster_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const RowInputs& in,
                       Expr d1, Expr ignore_index, Expr exchange, const Constexprs& c) {
   FusedPass pass;
-  Expr program = k.program_id(0).to(ScalarType::I64);
-  Expr rank = program % double(tuning.cluster);
-  Row& row = pass.row;
-  row = Row::begin(k, in, d1, ignore_index, k.constant_int(0, ScalarType::I64), c, program / double(tuning.cluster));
+  ClusterSeat seat = ClusterSeat::take(k, tuning);
+  Row& row = pass.row = seat.begin_row(k, tuning, in, d1, ignore_index, c);
   int64_t width = cluster_part_width(spec, tuning.cluster);
-  Expr first = (rank * double(width)).to(ScalarType::I32);
+  Expr first = (seat.rank * double(width)).to(ScalarType::I32);
   Expr columns = chunked_columns(k, first, 0, width, row.shape.chunk);
   pass.part = {columns, columns, columns < c.vocab_shard, true};
   pass.x = load_logits(k, row.logits.pointer, columns, pass.part.in_row);
@@ -338,29 +361,21 @@ FusedPass cluster_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuni
   RowStats mine = LaneStats::empty(k, width / row.shape.chunk)
                       .accumulate(pass.x, pass.part.in_row, columns == row.label_column, c)
                       .finish(label_logit(k, row, owns_label), owns_label, c);
-  store_partials(k, k.addptr(exchange, program * double(kPartialFields)), mine, c);
-  k.cluster_barrier();
-  Expr partials = k.addptr(exchange, row.index * double(tuning.cluster * kPartialFields));
-  pass.stats = merge_partials(
-      k.constant_int(tuning.cluster, ScalarType::I32),
-      [&](Expr r, int f) { return k.load(k.addptr(partials, r * double(kPartialFields) + double(f))); },
-      k.constant(0.0, ScalarType::F32), c);
-  pass.stores_row_outputs = rank == 0.0;
+  pass.stats = exchange_statistics(k, tuning, c, exchange, seat, row, mine);
+  pass.stores_row_outputs = seat.rank == 0.0;
   return pass;
 }
 
 // A cluster of C programs per row, each staging its part of the row in shared memory: it folds the part's statistics
-// from there, publishes them in `exchange`, waits for the others at the cluster barrier, merges all C partials, and
-// writes its part's gradient from shared memory. The row is read from DRAM once, with several programs per SM.
+// from there, exchanges them, and writes its part's gradient from shared memory. The row is read from DRAM once,
+// with several programs per SM.
 FusedPass cluster_staged_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const RowInputs& in,
                              Expr d1, Expr ignore_index, Expr exchange, const Constexprs& c) {
   FusedPass pass;
-  Expr program = k.program_id(0).to(ScalarType::I64);
-  Expr rank = program % double(tuning.cluster);
-  Row& row = pass.row;
-  row = Row::begin(k, in, d1, ignore_index, k.constant_int(0, ScalarType::I64), c, program / double(tuning.cluster));
+  ClusterSeat seat = ClusterSeat::take(k, tuning);
+  const Row& row = pass.row = seat.begin_row(k, tuning, in, d1, ignore_index, c);
   const int64_t width = staged_part_width(row.shape.extent, tuning);
-  Expr first = (rank * double(width)).to(ScalarType::I32);
+  Expr first = (seat.rank * double(width)).to(ScalarType::I32);
   // Offsets below V - (C - 1) * width (what the last part holds of the row's columns) are columns in every part.
   RowPiece part = piece_of(k, row, first, spec.vocab_shard - (tuning.cluster - 1) * width, width);
   Expr copy = copy_to_shared(k, tuning, c, part.row);
@@ -370,15 +385,9 @@ FusedPass cluster_staged_row(KernelBuilder& k, const CrossEntropySpec& spec, con
   Expr label_offset = row.logits.head.defined() ? row.label_column + row.logits.head : row.label_column;
   Expr owns_label = (row.label_column >= 0.0) & (label_offset >= first) & (label_offset < first + double(width));
   RowStats mine = lanes.finish(label_logit(k, row, owns_label), owns_label, c);
-  store_partials(k, k.addptr(exchange, program * double(kPartialFields)), mine, c);
-  k.cluster_barrier();
-  Expr partials = k.addptr(exchange, row.index * double(tuning.cluster * kPartialFields));
-  pass.stats = merge_partials(
-      k.constant_int(tuning.cluster, ScalarType::I32),
-      [&](Expr r, int f) { return k.load(k.addptr(partials, r * double(kPartialFields) + double(f))); },
-      k.constant(0.0, ScalarType::F32), c);
+  pass.stats = exchange_statistics(k, tuning, c, exchange, seat, row, mine);
   pass.pieces = {part};
-  pass.stores_row_outputs = rank == 0.0;
+  pass.stores_row_outputs = seat.rank == 0.0;
   return pass;
 }
 
