@@ -447,9 +447,10 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   Expr exchange = k.param(ir::ptr(ScalarType::F32), "exchange");
   Constexprs c = Constexprs::declare(k);
 
-  FusedPass pass = tuning.cluster == 1                ? stream_row(k, spec, tuning, in, d1, ignore_index, c)
-                   : tuning.staging == Staging::Shared ? cluster_staged_row(k, spec, tuning, in, d1, ignore_index, exchange, c)
-                                                       : cluster_row(k, spec, tuning, in, d1, ignore_index, exchange, c);
+  FusedPass pass = tuning.cluster == 1 ? stream_row(k, spec, tuning, in, d1, ignore_index, c)
+                   : tuning.staging == Staging::Shared
+                       ? cluster_staged_row(k, spec, tuning, in, d1, ignore_index, exchange, c)
+                       : cluster_row(k, spec, tuning, in, d1, ignore_index, exchange, c);
   const Row& row = pass.row;
   const RowStats& stats = pass.stats;
   Expr d = stats.d_rest + stats.e_label;

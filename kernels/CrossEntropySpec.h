@@ -55,8 +55,8 @@ struct Tuning {
   int unroll = 0;     // tiles whose loads are in flight together per step of the walk over a row
   int cluster = 0;    // fused kernel: programs sharing a row (a thread-block cluster, sm_90), each holding its part
                       // of the row in registers so that the logits are read once; 1 = one program streams the row
-  Staging staging = Staging::Heuristic;  // fused kernel: where the row (a cluster: each part) waits for its second walk;
-                                         // statistics kernel: Shared stages it as a deep prefetch
+  Staging staging = Staging::Heuristic;  // fused kernel: where the row (a cluster: each part) waits for its second
+                                         // walk; statistics kernel: Shared stages it as a deep prefetch
   bool operator==(const Tuning&) const = default;
 };
 

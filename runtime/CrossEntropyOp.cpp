@@ -63,9 +63,9 @@ void CrossEntropyOp::enqueue(const std::vector<Launch>& launches, CUstream strea
 
 void launch_kernel(const DeviceKernel& kernel, const Launch& launch, CUstream stream) {
   PackedArgs args(launch.args);
-  cuda::launch(kernel.module, static_cast<unsigned>(launch.grid * kernel.cluster), static_cast<unsigned>(kernel.threads),
-               static_cast<unsigned>(kernel.cluster), static_cast<unsigned>(kernel.dynamic_shared_bytes), stream,
-               args.pointers.data());
+  cuda::launch(kernel.module, static_cast<unsigned>(launch.grid * kernel.cluster),
+               static_cast<unsigned>(kernel.threads), static_cast<unsigned>(kernel.cluster),
+               static_cast<unsigned>(kernel.dynamic_shared_bytes), stream, args.pointers.data());
 }
 
 }  // namespace xent

@@ -26,8 +26,7 @@ std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& spec, CrossEnt
   }
   Tuning tuning = uses_tuning(kernel) ? tuning_for(spec, kernel) : Tuning{};
   return std::make_unique<DeviceKernel>(
-      DeviceKernel{ptx->name,
-                   cuda::LoadedKernel(std::span<const char>(*cubin), ptx->name, ptx->dynamic_shared_bytes),
+      DeviceKernel{ptx->name, cuda::LoadedKernel(std::span<const char>(*cubin), ptx->name, ptx->dynamic_shared_bytes),
                    ptx->threads, ptx->cluster, ptx->dynamic_shared_bytes, tuning});
 }
 

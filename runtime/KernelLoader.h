@@ -14,10 +14,10 @@ namespace xent {
 struct DeviceKernel {
   std::string name;
   cuda::LoadedKernel module;
-  int threads = 0;  // threads per program to launch with
-  int cluster = 1;  // programs per thread-block cluster: the launch runs Launch::grid clusters of them
+  int threads = 0;               // threads per program to launch with
+  int cluster = 1;               // programs per thread-block cluster: the launch runs Launch::grid clusters of them
   int dynamic_shared_bytes = 0;  // shared memory per program to launch with
-  Tuning tuning;    // what it was built with (tuning_for); zeros for a kernel that takes no tuning
+  Tuning tuning;                 // what it was built with (tuning_for); zeros for a kernel that takes no tuning
 };
 
 std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& spec, CrossEntropyKernel kernel);

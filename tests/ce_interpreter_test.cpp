@@ -177,6 +177,19 @@ TEST(CrossEntropy, UnrolledWalksMatchTheReference) {
       }
 }
 
+// The options that change a row's statistics or where its data lies, as the fused-kernel cases below vary them.
+struct RowOptions {
+  double smoothing = 0.0, z_loss = 0.0;
+  bool mask_and_weights = false, in_place = false, misaligned = false;
+  void apply(ProblemOptions& o) const {
+    o.spec.label_smoothing = smoothing, o.spec.z_loss = z_loss;
+    o.spec.has_mask = o.spec.has_weights = mask_and_weights;
+    o.spec.in_place = in_place;
+    o.misaligned = misaligned;
+    if (misaligned) o.spec.alignment = Alignment::Base;
+  }
+};
+
 // A row split over a cluster of programs (Tuning::cluster), each part in registers or staged in shared memory and
 // walked in tiles: parts of every size, the label in any part, every option that changes the merged statistics, rows
 // past the vocabulary's end in the last part (or a last part with no column at all), and odd rows with heads.
@@ -185,27 +198,21 @@ TEST(CrossEntropy, ClusterPartsMatchTheReference) {
     DType dtype;
     int64_t vocab;
     int cluster;
-    double smoothing, z_loss;
-    bool mask_and_weights, in_place, misaligned;
+    RowOptions options;
   };
-  for (const Case& c : {Case{DType::BF16, 3000, 2, 0.0, 0.0, false, false, false},
-                        Case{DType::F32, 257, 4, 0.1, 1e-4, true, false, false},
-                        Case{DType::F16, 1001, 8, 0.0, 0.0, false, true, false},
-                        Case{DType::BF16, 50257, 8, 0.1, 0.0, false, false, true},
-                        Case{DType::BF16, 5, 8, 1.0, 0.0, true, false, false}}) {
+  for (const Case& c : {Case{DType::BF16, 3000, 2, {}},
+                        Case{DType::F32, 257, 4, {.smoothing = 0.1, .z_loss = 1e-4, .mask_and_weights = true}},
+                        Case{DType::F16, 1001, 8, {.in_place = true}},
+                        Case{DType::BF16, 50257, 8, {.smoothing = 0.1, .misaligned = true}},
+                        Case{DType::BF16, 5, 8, {.smoothing = 1.0, .mask_and_weights = true}}})
     for (Staging staging : {Staging::Global, Staging::Shared}) {
       ProblemOptions o = base(c.dtype, c.vocab, Mode::Fused);
-      o.spec.tuning = {.threads = 128, .block = staging == Staging::Shared ? 256 : 0, .cluster = c.cluster,
-                       .staging = staging};
-      o.spec.label_smoothing = c.smoothing, o.spec.z_loss = c.z_loss;
-      o.spec.has_mask = o.spec.has_weights = c.mask_and_weights;
-      o.spec.in_place = c.in_place;
-      o.misaligned = c.misaligned;
-      if (c.misaligned) o.spec.alignment = Alignment::Base;
+      o.spec.tuning = {
+          .threads = 128, .block = staging == Staging::Shared ? 256 : 0, .cluster = c.cluster, .staging = staging};
+      c.options.apply(o);
       o.d1 = 23;
       check(o);
     }
-  }
 }
 
 // Rows staged in shared memory (Staging::Shared), by the fused or the statistics kernel: every dtype, masked tails,
@@ -217,30 +224,24 @@ TEST(CrossEntropy, StagedRowsMatchTheReference) {
     DType dtype;
     int64_t vocab, block;
     int unroll;
-    double smoothing;
-    bool mask_and_weights, in_place, misaligned;
+    RowOptions options;
   };
-  for (const Case& c : {Case{DType::BF16, 3000, 512, 2, 0.0, false, false, false},
-                        Case{DType::BF16, 3001, 256, 2, 0.1, true, false, true},
-                        Case{DType::F32, 1001, 0, 1, 0.0, false, true, false},
-                        Case{DType::F16, 4096, 4096, 1, 0.1, false, false, false},
-                        Case{DType::BF16, 7, 0, 2, 1.0, true, true, true},
-                        // 234 KiB rows: the first 200 KiB staged, the rest streamed
-                        Case{DType::F32, 60000, 4096, 2, 0.1, false, false, false},
-                        Case{DType::BF16, 120001, 2048, 1, 0.0, false, true, true}}) {
+  for (const Case& c :
+       {Case{DType::BF16, 3000, 512, 2, {}},
+        Case{DType::BF16, 3001, 256, 2, {.smoothing = 0.1, .mask_and_weights = true, .misaligned = true}},
+        Case{DType::F32, 1001, 0, 1, {.in_place = true}}, Case{DType::F16, 4096, 4096, 1, {.smoothing = 0.1}},
+        Case{DType::BF16, 7, 0, 2, {.smoothing = 1.0, .mask_and_weights = true, .in_place = true, .misaligned = true}},
+        // 234 KiB rows: the first 200 KiB staged, the rest streamed
+        Case{DType::F32, 60000, 4096, 2, {.smoothing = 0.1}},
+        Case{DType::BF16, 120001, 2048, 1, {.in_place = true, .misaligned = true}}})
     // Forward then backward: the statistics kernel stages its row, the backward kernel never does.
     for (Mode mode : {Mode::Fused, Mode::ForwardBackward}) {
       ProblemOptions o = base(c.dtype, c.vocab, mode);
       o.spec.tuning = {.threads = 64, .block = c.block, .unroll = c.unroll, .staging = Staging::Shared};
-      o.spec.label_smoothing = c.smoothing;
-      o.spec.has_mask = o.spec.has_weights = c.mask_and_weights;
-      o.spec.in_place = c.in_place;
-      o.misaligned = c.misaligned;
-      if (c.misaligned) o.spec.alignment = Alignment::Base;
+      c.options.apply(o);
       o.d1 = 7;
       check(o);
     }
-  }
 }
 
 // Staged cluster parts of one tile each on odd rows with heads: the parts split rows at every column offset, so a

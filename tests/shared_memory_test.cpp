@@ -43,8 +43,9 @@ std::unique_ptr<Kernel> reverse_kernel(ScalarType element, bool read_past = fals
   Expr cols = k.arange(0, kTile);
   k.async_copy(k.addptr(staged, cols), k.addptr(x, cols + start), cols < double(kValid));
   k.async_wait();
-  Expr source = k.select(cols == 0.0, k.splat(k.constant_int(read_past ? kValid : kValid - 1, ScalarType::I32), {kTile}),
-                         (kValid - 1.0) - cols);
+  Expr source =
+      k.select(cols == 0.0, k.splat(k.constant_int(read_past ? kValid : kValid - 1, ScalarType::I32), {kTile}),
+               (kValid - 1.0) - cols);
   Expr valid = cols < double(kValid);
   k.store(k.addptr(y, cols + start), k.load(k.addptr(staged, source), valid), valid);
   k.set_attribute("threads", 128);
@@ -111,7 +112,8 @@ TEST(SharedMemory, InterpreterCopiesAndPoisonsWhatNoCopyWrote) {
 
     interp::run(*reverse_kernel(element), {kPrograms, 1, 1}, args, buffers);
     for (int p = 0; p < kPrograms; ++p)
-      for (int i = 0; i < kValid; ++i) ASSERT_EQ(out(p * kTile + i), input[p * kTile + kValid - 1 - i]) << p << " " << i;
+      for (int i = 0; i < kValid; ++i)
+        ASSERT_EQ(out(p * kTile + i), input[p * kTile + kValid - 1 - i]) << p << " " << i;
 
     interp::run(*reverse_kernel(element, true), {kPrograms, 1, 1}, args, buffers);
     for (int p = 0; p < kPrograms; ++p) EXPECT_TRUE(std::isnan(out(p * kTile))) << "program " << p;

@@ -14,7 +14,7 @@
 namespace xent::codegen {
 
 struct TargetOptions {
-  std::string sm = "sm_90";  // sm_80, sm_86, sm_89 or sm_90 (PTXTarget.h)
+  std::string sm = "sm_90";   // sm_80, sm_86, sm_89 or sm_90 (PTXTarget.h)
   bool keep_llvm_ir = false;  // also return the optimized LLVM IR as text (for `xent compile --emit=llvm`)
 };
 
@@ -26,9 +26,9 @@ struct StageTiming {
 struct CompiledKernel {
   std::string name;  // the PTX entry's name (the kernel's)
   std::string ptx;
-  std::string llvm_ir;   // the optimized module, as text (only with TargetOptions::keep_llvm_ir)
-  int threads = 0;       // threads per program the kernel must be launched with
-  int cluster = 1;       // programs per thread-block cluster to launch with (the kernel attribute "cluster")
+  std::string llvm_ir;           // the optimized module, as text (only with TargetOptions::keep_llvm_ir)
+  int threads = 0;               // threads per program the kernel must be launched with
+  int cluster = 1;               // programs per thread-block cluster to launch with (the kernel attribute "cluster")
   int shared_bytes = 0;          // static shared memory per program
   int dynamic_shared_bytes = 0;  // dynamic shared memory per program, to pass at launch (shared_alloc)
   std::vector<StageTiming> timings;

@@ -213,7 +213,8 @@ class Assigner {
         return {1, op.result()->type().is_integer() ? pow2_divisor(a.literal.integer) : 1, kUnbounded};
       case OpKind::Arange: return {kUnbounded, pow2_divisor(a.start), 1};
       // Shared allocations are 16-byte aligned (the lowering places them so).
-      case OpKind::SharedAlloc: return {1, kAccessBytes / (ir::bit_width(op.result()->type().pointee()) / 8), kUnbounded};
+      case OpKind::SharedAlloc:
+        return {1, kAccessBytes / (ir::bit_width(op.result()->type().pointee()) / 8), kUnbounded};
       case OpKind::Splat: return {1, element_divisibility(operand(0)), kUnbounded};
       case OpKind::Broadcast: {
         int64_t row_runs = pow2_divisor(op.result()->type().shape()[1]);

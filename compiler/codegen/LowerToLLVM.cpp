@@ -366,8 +366,7 @@ class Lowering {
   // The per-lane conditions of the `count` slots from `first`: in the tile and not masked off.
   std::vector<llvm::Value*> lane_conditions(const Layout& l, int first, int count, const Slots* mask) {
     std::vector<llvm::Value*> conditions;
-    for (int s = first; s < first + count; ++s)
-      conditions.push_back(both(in_tile(l, s), mask ? (*mask)[s] : nullptr));
+    for (int s = first; s < first + count; ++s) conditions.push_back(both(in_tile(l, s), mask ? (*mask)[s] : nullptr));
     return conditions;
   }
 
@@ -466,9 +465,9 @@ class Lowering {
   // launch), so that kernels may hold more than the 48 KiB that static shared memory allows.
   void lower_shared_alloc(const Operation& op) {
     if (!dynamic_shared_)
-      dynamic_shared_ = new llvm::GlobalVariable(
-          *module_, llvm::ArrayType::get(b_.getInt8Ty(), 0), false, llvm::GlobalValue::ExternalLinkage, nullptr,
-          "dynamic_shared", nullptr, llvm::GlobalValue::NotThreadLocal, kSharedAddressSpace);
+      dynamic_shared_ = new llvm::GlobalVariable(*module_, llvm::ArrayType::get(b_.getInt8Ty(), 0), false,
+                                                 llvm::GlobalValue::ExternalLinkage, nullptr, "dynamic_shared", nullptr,
+                                                 llvm::GlobalValue::NotThreadLocal, kSharedAddressSpace);
     dynamic_shared_->setAlignment(llvm::Align(16));
     int64_t bytes = op.attributes().literal.integer * element_bytes(op.result());
     llvm::Value* start = b_.CreateInBoundsGEP(b_.getInt8Ty(), dynamic_shared_, b_.getInt64(dynamic_shared_bytes_));
@@ -502,8 +501,7 @@ class Lowering {
       llvm::Value* data = b_.CreateMaskedLoad(vector, from[first], align, lanes, llvm::PoisonValue::get(vector));
       b_.CreateMaskedStore(data, to[first], align, lanes);
     };
-    if (!destination->type().is_tile())
-      return copy_now(0, 1, {both(is_thread0_, mask ? (*mask)[0] : nullptr)});
+    if (!destination->type().is_tile()) return copy_now(0, 1, {both(is_thread0_, mask ? (*mask)[0] : nullptr)});
     const Layout &l = layout(destination), &ls = layout(source);
     const int access = std::min(l.access, ls.access);
     for (int first = 0; first < l.slots; first += access) {

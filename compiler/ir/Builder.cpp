@@ -198,7 +198,8 @@ void KernelBuilder::async_wait(SrcLoc loc) {
 
 void KernelBuilder::cluster_barrier(SrcLoc loc) {
   if (insertion_block_ != &kernel_->body())
-    user_error(loc, "'cluster_barrier' must be at the kernel's top level, where every program of the cluster reaches it");
+    user_error(loc,
+               "'cluster_barrier' must be at the kernel's top level, where every program of the cluster reaches it");
   make(OpKind::ClusterBarrier, {}, {}, std::nullopt, loc);
 }
 

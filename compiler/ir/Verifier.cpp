@@ -23,7 +23,8 @@ class Verifier {
     for (size_t i = 0; i < k.num_params(); ++i) {
       const Type& t = k.param(i)->type();
       if (t.is_pointer() && t.space() != MemorySpace::Global)
-        throw Failure{nullptr, cat("parameter '", k.param(i)->name(), "' is ", t.str(), "; parameters point to global memory")};
+        throw Failure{nullptr,
+                      cat("parameter '", k.param(i)->name(), "' is ", t.str(), "; parameters point to global memory")};
       visible_.insert(k.param(i));
     }
     const Operation* last = k.body().terminator();
