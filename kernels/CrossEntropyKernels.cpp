@@ -64,14 +64,20 @@ Tuning as_built(const CrossEntropySpec& spec, CrossEntropyKernel kernel, Tuning 
 Tuning staged_tuning(const CrossEntropySpec& spec, Tuning t) {
   if (t.cluster == 0) t.cluster = 1;
   const int64_t bytes = staged_row_bytes(spec) / t.cluster;  // a cluster's program stages its part
-  if (t.threads == 0) t.threads = bytes > kMaxStagedRowBytes ? 1024 : bytes > 120 * 1024 ? 512 : 256;
-  if (t.block == 0) t.block = int64_t{bytes > kMaxStagedRowBytes ? 1 : 2} * vector_elements(spec.dtype) * t.threads;
+  if (t.threads == 0) t.threads = bytes > max_staged_row_bytes(spec) ? 1024 : bytes > 120 * 1024 ? 512 : 256;
+  if (t.block == 0) t.block = int64_t{bytes > max_staged_row_bytes(spec) ? 1 : 2} * vector_elements(spec.dtype) * t.threads;
   if (t.unroll == 0) t.unroll = 1;
   t.staging = Staging::Shared;
   return as_built(spec, CrossEntropyKernel::Fused, t);
 }
 
 }  // namespace
+
+int64_t max_staged_row_bytes(const CrossEntropySpec& spec) {
+  constexpr int64_t kH100SharedMemory = 227 * 1024;
+  int64_t limit = spec.shared_memory > 0 ? spec.shared_memory : kH100SharedMemory;
+  return std::max<int64_t>(0, std::min<int64_t>(200 * 1024, limit - 2 * 1024));
+}
 
 int64_t staged_part_width(int64_t extent, const Tuning& tuning) {
   int64_t part = (extent + tuning.cluster - 1) / tuning.cluster;
@@ -89,7 +95,7 @@ Staging fused_staging(const CrossEntropySpec& spec) {
   // Staged rows reached 87-98% of copy bandwidth against 62-81% streamed (docs/performance.md, change 19). Of longer
   // rows the first 200 KiB are staged (change 20: 71-93% against 68-71%), with 1024 threads, whose 64 registers have
   // no room for label smoothing's third per-lane sum: those rows stream.
-  if (staged_row_bytes(spec) <= kMaxStagedRowBytes || spec.label_smoothing == 0) return Staging::Shared;
+  if (staged_row_bytes(spec) <= max_staged_row_bytes(spec) || spec.label_smoothing == 0) return Staging::Shared;
   return Staging::Global;
 }
 

@@ -59,9 +59,9 @@ enum class CrossEntropyKernel : uint8_t { Count, Stats, Combine, Reduce, Backwar
 inline constexpr int kPartialFields = 6;
 inline constexpr int kCombineRowsPerProgram = 256;
 inline constexpr int kReduceThreads = 1024;
-// The most shared memory the fused kernel stages a row in: the 227 KiB an H100 program may opt into, less room for
-// the reductions' scratch.
-inline constexpr int64_t kMaxStagedRowBytes = 200 * 1024;
+// The most shared memory a kernel stages a row in: 200 KiB (the H100 sweeps of docs/performance.md stop there), or
+// less on a GPU with less (spec.shared_memory), keeping 2 KiB for the reductions' scratch.
+int64_t max_staged_row_bytes(const CrossEntropySpec& spec);
 
 std::string_view kernel_name(CrossEntropyKernel kernel);
 // The kernel named `name` ("ce_fused"); throws UserError listing the names otherwise.
@@ -85,7 +85,7 @@ bool uses_tuning(CrossEntropyKernel kernel);
 Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel);
 
 // Where the fused kernel keeps its row: the spec's choice, else the heuristic's: Global for a cluster (its programs
-// hold their parts in registers), else Shared, but for rows past kMaxStagedRowBytes with label smoothing. It depends
+// hold their parts in registers), else Shared, but for rows past max_staged_row_bytes with label smoothing. It depends
 // on the spec alone, not on the row's extent, since the extent depends on it (alignment_for).
 Staging fused_staging(const CrossEntropySpec& spec);
 

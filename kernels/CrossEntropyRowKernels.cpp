@@ -248,13 +248,14 @@ RowPiece piece_of(KernelBuilder& k, const Row& row, Expr from, int64_t width, in
   return piece;
 }
 
-// The offsets of a row the fused kernel stages in shared memory: all of them when they fit in kMaxStagedRowBytes,
+// The offsets of a row the fused kernel stages in shared memory: all of them when they fit in max_staged_row_bytes,
 // else the most whole groups of tiles that do, leaving at least two groups to stream (so that the streamed piece has
 // the tiles, and the lanes, of the staged one); 0 when not one group fits.
 int64_t staged_extent(const CrossEntropySpec& spec, const Tuning& tuning, const RowShape& shape) {
-  if (shape.extent * dtype_bytes(spec.dtype) <= kMaxStagedRowBytes) return shape.extent;
+  const int64_t most = max_staged_row_bytes(spec);
+  if (shape.extent * dtype_bytes(spec.dtype) <= most) return shape.extent;
   const int64_t group = tuning.block * tuning.unroll;
-  int64_t groups = kMaxStagedRowBytes / dtype_bytes(spec.dtype) / group;
+  int64_t groups = most / dtype_bytes(spec.dtype) / group;
   return std::max<int64_t>(0, std::min(groups, shape.extent / group - 2)) * group;
 }
 

@@ -76,6 +76,8 @@ struct CrossEntropySpec {
   bool entropy = false;                   // forward-only: also compute the per-row entropy
   bool in_place = false;                  // the gradient overwrites the logits
   Alignment alignment = Alignment::Rows;  // what the logits' and gradient's addresses allow
+  int shared_memory = 0;  // bytes of shared memory one program may use on the GPU the kernels run on (its opt-in
+                          // limit; the runtime sets it from the device); 0: an H100's 227 KiB
   Tuning tuning;
 
   // Throws UserError naming the first invalid field and its accepted range.

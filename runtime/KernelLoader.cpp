@@ -7,9 +7,12 @@
 
 namespace xent {
 
-std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
+std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& op_spec, CrossEntropyKernel kernel) {
   const cuda::DeviceInfo& device = cuda::current_device();
   std::string sm = codegen::target_for_device(device.sm_major, device.sm_minor);
+  // Kernels that stage rows in shared memory stage no more than this device lets a program have.
+  CrossEntropySpec spec = op_spec;
+  spec.shared_memory = device.max_shared_per_block_optin;
   runtime::PtxJit& jit = runtime::PtxJit::instance();
   std::shared_ptr<const codegen::CompiledKernel> ptx = jit.get(spec, kernel, sm);
 

@@ -244,6 +244,18 @@ TEST(CrossEntropy, StagedRowsMatchTheReference) {
     }
 }
 
+// On a GPU with little shared memory (spec.shared_memory), rows stage what fits and stream the rest.
+TEST(CrossEntropy, StagedRowsOnAGpuWithLittleSharedMemory) {
+  for (Mode mode : {Mode::Fused, Mode::ForwardBackward}) {
+    ProblemOptions o = base(DType::BF16, 30001, mode);
+    o.spec.shared_memory = 20 * 1024;
+    o.spec.tuning = {.threads = 64, .block = 1024, .staging = Staging::Shared};
+    o.misaligned = true;
+    o.spec.alignment = Alignment::Base;
+    check(o);
+  }
+}
+
 // Staged cluster parts of one tile each on odd rows with heads: the parts split rows at every column offset, so a
 // row's label often sits in a part's first columns, where the part's offsets and the row's columns differ by the head.
 TEST(CrossEntropy, StagedClusterPartsOwnTheLabelByOffset) {

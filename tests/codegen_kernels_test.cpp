@@ -68,4 +68,28 @@ std::vector<Case> cases() {
 
 INSTANTIATE_TEST_SUITE_P(Family, CodegenKernels, ::testing::ValuesIn(cases()), case_name);
 
+// The fused kernel stages no more shared memory than the GPU it is built for lets a program have (spec.shared_memory,
+// the device's opt-in limit): 200 KiB on an H100 (the default), less on an A100 (163 KiB) or an RTX 4090 (99 KiB),
+// the rest of a longer row streamed.
+TEST(CodegenKernelsSharedMemory, StagedRowsFitTheGpu) {
+  for (int shared_memory : {0, 232448, 166912, 101376, 48 * 1024})
+    for (int64_t vocab : {int64_t{50257}, int64_t{128256}}) {
+      CrossEntropySpec spec;
+      spec.vocab = spec.vocab_shard = vocab;
+      spec.shared_memory = shared_memory;
+      SCOPED_TRACE(spec.canonical());
+      std::unique_ptr<ir::Kernel> k = build_kernel(CrossEntropyKernel::Fused, spec);
+      passes::run_pipeline(*k, constexpr_bindings(spec), passes::PipelineOptions{});
+      codegen::CompiledKernel out = codegen::compile_to_ptx(*k, {.sm = "sm_80"});
+      const int limit = shared_memory ? shared_memory : 227 * 1024;
+      EXPECT_GT(out.dynamic_shared_bytes, 0) << "the row is staged";
+      EXPECT_LE(out.dynamic_shared_bytes, max_staged_row_bytes(spec));
+      EXPECT_LE(out.shared_bytes + out.dynamic_shared_bytes, limit);
+    }
+  CrossEntropySpec h100;
+  EXPECT_EQ(max_staged_row_bytes(h100), 200 * 1024);
+  h100.shared_memory = 232448;
+  EXPECT_EQ(max_staged_row_bytes(h100), 200 * 1024);
+}
+
 }  // namespace

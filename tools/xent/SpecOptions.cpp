@@ -13,6 +13,9 @@ void SpecOptions::add_to(CLI::App& command) {
   command
       .add_option("--alignment", alignment, "rows (16-byte aligned rows), base (aligned tensor, rows anywhere) or none")
       ->capture_default_str();
+  command.add_option("--shared-memory", shared_memory,
+                     "bytes of shared memory a program may use on the target GPU (default: an H100's 227 KiB; ops "
+                     "on a GPU use the device's)");
   command.add_option("--threads", threads, "threads per program, a multiple of 32 (default: heuristic)");
   command.add_option("--block", block, "columns per tile when streaming a row (default: heuristic)");
   command.add_option("--unroll", unroll, "tiles of a row loaded together per step, 1-8 (default: heuristic)");
@@ -34,6 +37,7 @@ CrossEntropySpec SpecOptions::spec() const {
   s.z_loss = z_loss;
   s.reduction = parse_reduction(reduction, "--reduction");
   s.alignment = parse_alignment(alignment, "--alignment");
+  s.shared_memory = shared_memory;
   s.tuning.threads = threads;
   s.tuning.block = block;
   s.tuning.unroll = unroll;

@@ -21,6 +21,7 @@ struct SpecOptions {
   int threads = 0;
   int64_t block = 0;
   int unroll = 0;
+  int shared_memory = 0;
   std::string staging = "heuristic";
   int cluster = 0;
 
