@@ -27,7 +27,8 @@ enum class Staging : uint8_t {
   Global,     // the gradient walk reads the row from global memory again (from L2 while it is still there)
   Shared,     // the row is first copied into shared memory (cp.async, no registers held), and both walks read it there:
               // the logits leave DRAM once, and a program has its whole row in flight at once. Of a row past 200 KiB
-              // the first 200 KiB are staged, the rest streams (and is re-read mostly from L2)
+              // (less on a GPU with less shared memory: shared_memory below) the first 200 KiB are staged, the rest
+              // streams (and is re-read mostly from L2)
 };
 
 std::string to_string(DType d);
