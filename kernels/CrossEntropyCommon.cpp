@@ -114,8 +114,8 @@ LaneStats LaneStats::accumulate(Expr x, Expr in_row, Expr is_label, const Conste
       [&] { return sum_x + fold_lanes(ReduceKind::Sum, in_row.defined() ? k.select(in_row, x, zero) : x); }, sum_x);
   // p·x tends to 0 as p does: a -inf logit adds 0, not 0·(-inf) = NaN.
   next.sum_ex = when(
-      c.entropy != 0.0,
-      [&] { return sum_ex * rescale + fold_lanes(ReduceKind::Sum, k.select(e > 0.0, e * x, zero)); }, sum_ex);
+      c.entropy != 0.0, [&] { return sum_ex * rescale + fold_lanes(ReduceKind::Sum, k.select(e > 0.0, e * x, zero)); },
+      sum_ex);
   return next;
 }
 

@@ -64,8 +64,9 @@ Tuning as_built(const CrossEntropySpec& spec, CrossEntropyKernel kernel, Tuning 
 Tuning staged_tuning(const CrossEntropySpec& spec, Tuning t) {
   if (t.cluster == 0) t.cluster = 1;
   const int64_t bytes = staged_row_bytes(spec) / t.cluster;  // a cluster's program stages its part
-  if (t.threads == 0) t.threads = bytes > max_staged_row_bytes(spec) ? 1024 : bytes > 120 * 1024 ? 512 : 256;
-  if (t.block == 0) t.block = int64_t{bytes > max_staged_row_bytes(spec) ? 1 : 2} * vector_elements(spec.dtype) * t.threads;
+  const bool streams_rest = bytes > max_staged_row_bytes(spec);
+  if (t.threads == 0) t.threads = streams_rest ? 1024 : bytes > 120 * 1024 ? 512 : 256;
+  if (t.block == 0) t.block = int64_t{streams_rest ? 1 : 2} * vector_elements(spec.dtype) * t.threads;
   if (t.unroll == 0) t.unroll = 1;
   t.staging = Staging::Shared;
   return as_built(spec, CrossEntropyKernel::Fused, t);

@@ -66,8 +66,7 @@ void CrossEntropySpec::validate() const {
   if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
     throw UserError(cat("label_smoothing: must be in [0, 1], got ", label_smoothing));
   if (!(z_loss >= 0.0) || std::isinf(z_loss)) throw UserError(cat("z_loss: must be finite and >= 0, got ", z_loss));
-  if (shared_memory < 0)
-    throw UserError(cat("shared_memory: must be >= 0 (0 = an H100's), got ", shared_memory));
+  if (shared_memory < 0) throw UserError(cat("shared_memory: must be >= 0 (0 = an H100's), got ", shared_memory));
   if (tuning.threads != 0 && (tuning.threads < 32 || tuning.threads > 1024 || tuning.threads % 32))
     throw UserError(cat("tuning.threads: must be a multiple of 32 in [32, 1024], got ", tuning.threads));
   if (tuning.block < 0) throw UserError(cat("tuning.block: must be >= 0 (0 = heuristic), got ", tuning.block));

@@ -47,7 +47,8 @@ std::vector<Tuning> tuning_candidates(const CrossEntropySpec& spec, CrossEntropy
         Tuning staged{threads, 2 * vector * threads, 1, cluster, Staging::Shared};
         CrossEntropySpec variant = base;
         variant.tuning = staged;
-        if (staged_part_width(row_extent(variant, kernel), staged) * dtype_bytes(spec.dtype) <= max_staged_row_bytes(spec))
+        if (staged_part_width(row_extent(variant, kernel), staged) * dtype_bytes(spec.dtype) <=
+            max_staged_row_bytes(spec))
           add(staged);
       }
   return candidates;

@@ -464,15 +464,16 @@ class Lowering {
   // shared_alloc: the next 16-byte aligned place in the program's dynamic shared memory (one extern array, sized at
   // launch), so that kernels may hold more than the 48 KiB that static shared memory allows.
   void lower_shared_alloc(const Operation& op) {
-    if (!dynamic_shared_)
+    int64_t bytes = op.attributes().literal.integer * element_bytes(op.result());
+    if (bytes > std::numeric_limits<int>::max() - dynamic_shared_bytes_)
+      throw UserError(cat("kernel '", kernel_.name(), "': shared_alloc of ", bytes, " bytes is more than any GPU has"));
+    if (!dynamic_shared_) {
       dynamic_shared_ = new llvm::GlobalVariable(*module_, llvm::ArrayType::get(b_.getInt8Ty(), 0), false,
                                                  llvm::GlobalValue::ExternalLinkage, nullptr, "dynamic_shared", nullptr,
                                                  llvm::GlobalValue::NotThreadLocal, kSharedAddressSpace);
-    dynamic_shared_->setAlignment(llvm::Align(16));
-    int64_t bytes = op.attributes().literal.integer * element_bytes(op.result());
+      dynamic_shared_->setAlignment(llvm::Align(16));
+    }
     llvm::Value* start = b_.CreateInBoundsGEP(b_.getInt8Ty(), dynamic_shared_, b_.getInt64(dynamic_shared_bytes_));
-    if (bytes > std::numeric_limits<int>::max() - dynamic_shared_bytes_)
-      throw UserError(cat("kernel '", kernel_.name(), "': shared_alloc of ", bytes, " bytes is more than any GPU has"));
     dynamic_shared_bytes_ += static_cast<int>((bytes + 15) / 16 * 16);
     define(op, {start});
   }
