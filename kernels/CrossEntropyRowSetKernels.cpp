@@ -9,16 +9,22 @@ namespace {
 
 using ir::Kernel;
 
-// Iterates over all `rows` in tiles of `tile` rows; `body(row, in_range, carried)` gets the rows (i64 tile) and the
-// mask of those below `rows`.
+// Iterates over all `rows` in tiles of kRowSetTile rows; `body(row, in_range, carried)` gets the rows (i64 tile) and
+// the mask of those below `rows`. The carried values are tiles of that shape: each thread accumulates its own rows
+// and the caller reduces once after the walk, so the loop's loads do not wait on a block-wide reduction each step
+// (one reduction per 1024 rows made the count and reduce kernels of a 16384-row call take about 45 us together).
+constexpr int64_t kRowSetTile = int64_t{kReduceThreads} * 8;
 using RowTileBody = std::function<Exprs(Expr row, Expr in_range, const Exprs& carried)>;
-Exprs for_each_row_tile(KernelBuilder& k, Expr rows, int64_t tile, Exprs carried, const RowTileBody& body) {
-  Expr zero = k.constant_int(0, ScalarType::I64), step = k.constant_int(tile, ScalarType::I64);
+Exprs for_each_row_tile(KernelBuilder& k, Expr rows, Exprs carried, const RowTileBody& body) {
+  Expr zero = k.constant_int(0, ScalarType::I64), step = k.constant_int(kRowSetTile, ScalarType::I64);
   return k.for_loop(zero, rows, step, carried, [&](Expr start, const Exprs& inner) {
-    Expr row = start + k.arange(0, tile).to(ScalarType::I64);
+    Expr row = start + k.arange(0, kRowSetTile).to(ScalarType::I64);
     return body(row, row < rows, inner);
   });
 }
+
+// A tile of zeros of `type`, one per row of a for_each_row_tile step.
+Expr row_tile_zeros(KernelBuilder& k, ScalarType type) { return k.splat(k.constant(0.0, type), {kRowSetTile}); }
 
 Expr f32_param(KernelBuilder& k, const char* name) { return k.param(ir::ptr(ScalarType::F32), name); }
 
@@ -34,21 +40,19 @@ std::unique_ptr<Kernel> build_count(const CrossEntropySpec& spec) {
   Expr ignore_index = k.param(ir::i64(), "ignore_index"), normalizer = k.param(ir::f32(), "normalizer");
   Constexprs c = Constexprs::declare(k);
 
-  Expr zero = k.constant_int(0, ScalarType::I32);
-  Exprs counts = for_each_row_tile(k, rows, kReduceThreads, {zero, zero}, [&](Expr row, Expr in_range, const Exprs& n) {
+  Expr zero = row_tile_zeros(k, ScalarType::I32), one = k.constant_int(1, ScalarType::I32);
+  Exprs counts = for_each_row_tile(k, rows, {zero, zero}, [&](Expr row, Expr in_range, const Exprs& n) {
     LabelFacts facts = label_facts(k, labels, spec.has_mask ? &mask : nullptr, row, d1, ignore_index, c, in_range);
-    Expr one = k.constant_int(1, ScalarType::I32);
-    return Exprs{n[0] + k.reduce_sum(k.select(facts.ok, one, zero)),
-                 n[1] + k.reduce_sum(k.select(facts.bad, one, zero))};
+    return Exprs{n[0] + k.select(facts.ok, one, zero), n[1] + k.select(facts.bad, one, zero)};
   });
-  Expr ok_rows = counts[0].to(ScalarType::F32);
+  Expr ok_rows = k.reduce_sum(counts[0]).to(ScalarType::F32);
   Expr f_zero = k.constant(0.0, ScalarType::F32), f_one = k.constant(1.0, ScalarType::F32);
   // mean: 1 / (ok rows); sum: 1 / num_label_tokens when given (0 tokens: a zero loss and gradient); none: 1.
   Expr mean_scale = k.select(ok_rows > 0.0, 1.0 / ok_rows, f_zero);
   Expr sum_scale = k.select(normalizer < 0.0, f_one, k.select(normalizer == 0.0, f_zero, 1.0 / normalizer));
   Expr scale = k.select(c.reduction == 2.0, mean_scale, k.select(c.reduction == 1.0, sum_scale, f_one));
   k.store(inv_den, scale);
-  k.store(bad_count, counts[1]);
+  k.store(bad_count, k.reduce_sum(counts[1]));
   k.set_attribute("threads", kReduceThreads);
   return k.finish();
 }
@@ -95,11 +99,11 @@ std::unique_ptr<Kernel> build_reduce(const CrossEntropySpec&) {
   KernelBuilder k("ce_reduce");
   Expr loss_rows = f32_param(k, "loss_rows"), inv_den = f32_param(k, "inv_den"), loss = f32_param(k, "loss");
   Expr rows = k.param(ir::i64(), "rows");
-  Expr total = for_each_row_tile(
-      k, rows, kReduceThreads, {k.constant(0.0, ScalarType::F32)}, [&](Expr row, Expr in_range, const Exprs& acc) {
-        Expr values = k.load(k.addptr(loss_rows, row), in_range, k.constant(0.0, ScalarType::F32));
-        return Exprs{acc[0] + k.reduce_sum(values)};
-      })[0];
+  Expr zero = k.constant(0.0, ScalarType::F32);
+  Expr total = k.reduce_sum(for_each_row_tile(k, rows, {row_tile_zeros(k, ScalarType::F32)},
+                                               [&](Expr row, Expr in_range, const Exprs& acc) {
+                                                 return Exprs{acc[0] + k.load(k.addptr(loss_rows, row), in_range, zero)};
+                                               })[0]);
   k.store(loss, total * k.load(inv_den));
   k.set_attribute("threads", kReduceThreads);
   return k.finish();
