@@ -80,9 +80,13 @@ int64_t max_staged_row_bytes(const CrossEntropySpec& spec) {
   return std::max<int64_t>(0, std::min<int64_t>(200 * 1024, limit - 2 * 1024));
 }
 
-int64_t staged_part_width(int64_t extent, const Tuning& tuning) {
-  int64_t part = (extent + tuning.cluster - 1) / tuning.cluster;
-  return (part + tuning.block - 1) / tuning.block * tuning.block;
+int64_t staged_part_width(const CrossEntropySpec& spec, const Tuning& tuning) {
+  auto round_up = [](int64_t n, int64_t multiple) { return (n + multiple - 1) / multiple * multiple; };
+  const int64_t extent = row_extent(spec, CrossEntropyKernel::Fused);
+  const int64_t vectors = round_up((extent + tuning.cluster - 1) / tuning.cluster, vector_elements(spec.dtype));
+  const bool head = alignment_for(spec, CrossEntropyKernel::Fused) == Alignment::Base;
+  if (!head && vectors * tuning.cluster == extent) return vectors;
+  return round_up((extent + tuning.cluster - 1) / tuning.cluster, tuning.block);
 }
 
 bool uses_tuning(CrossEntropyKernel kernel) {

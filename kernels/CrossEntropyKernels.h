@@ -89,9 +89,12 @@ Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel);
 // on the spec alone, not on the row's extent, since the extent depends on it (alignment_for).
 Staging fused_staging(const CrossEntropySpec& spec);
 
-// The offsets each program of a cluster that stages its row holds: the row's `extent` split `tuning.cluster` ways,
-// rounded up to whole tiles (so that every part starts 16-byte aligned and its tiles end with it).
-int64_t staged_part_width(int64_t extent, const Tuning& tuning);
+// The offsets each program of the fused kernel's cluster stages (`tuning.cluster` programs staging their parts): the
+// row split evenly into whole 16-byte vectors where it splits so (V = 151936 or 256000 in 8, rows without heads:
+// every part is a row of its own, only its tail tile masked, by a mask known at specialization), else the row's
+// extent split `tuning.cluster` ways rounded up to whole tiles (every part starts 16-byte aligned and its tiles end
+// with it; the masks depend on the part).
+int64_t staged_part_width(const CrossEntropySpec& spec, const Tuning& tuning);
 
 // The columns a row kernel's walk covers: the shard, plus up to one vector before each row when the kernel reads rows
 // from the 16-byte boundary before them (Alignment::Base, see alignment_for). A block at least this long holds the

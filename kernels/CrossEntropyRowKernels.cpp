@@ -77,7 +77,7 @@ Exprs for_each_tile(KernelBuilder& k, const RowShape& row, const Tuning& tuning,
   const int64_t block = tuning.block, extent = row.extent;
   auto columns = [&](Expr start, int64_t at, int64_t count) { return chunked_columns(k, start, at, count, row.chunk); };
   auto tile_at = [&](Expr offsets, bool masked) -> Tile {
-    if (!head.defined()) return {offsets, offsets, masked ? offsets < c.vocab_shard : Expr(), false};
+    if (!head.defined()) return {offsets, offsets, masked ? offsets < double(row.width) : Expr(), false};
     Expr columns = offsets - head;
     return {columns, offsets, masked ? (columns >= 0.0) & (columns < c.vocab_shard) : Expr(), false};
   };
@@ -234,17 +234,21 @@ struct RowPiece {
 };
 
 // The `extent` offsets of `row` from `from` (an i32, undefined for 0) as a row of their own: its accesses start `from`
-// offsets further and its head is the row's less `from` (columns = offsets - head). Offsets of the piece below
-// `width` must be columns of the row whatever `from` (for_each_tile runs them unmasked), and the tiles must end
-// with the piece (`extent` a whole number of tiles, unless the piece ends the row: its tail is masked by the row's
-// end).
+// offsets further. Offsets of the piece below `width` must be columns of the row whatever `from` (for_each_tile runs
+// them unmasked), and the tiles must end with the piece (`extent` a whole number of tiles, unless the piece ends the
+// row: its tail is masked by the row's end). A piece of a row without a head that holds only columns (width =
+// extent) numbers its columns from `from`, so its tail's mask is known at specialization; any other piece keeps the
+// row's columns, with a head of the row's less `from` (columns = offsets - head) and masks computed at run time.
 RowPiece piece_of(KernelBuilder& k, const Row& row, Expr from, int64_t width, int64_t extent) {
   RowPiece piece{row, from};
   Row& r = piece.row;
   r.shape = {width, extent, row.shape.chunk};
   if (!from.defined()) return piece;
   r.logits.pointer = k.addptr(row.logits.pointer, from);
-  r.logits.head = row.logits.head.defined() ? row.logits.head - from : -from;
+  if (!row.logits.head.defined() && width == extent)
+    r.label_column = row.label_column - from;
+  else
+    r.logits.head = row.logits.head.defined() ? row.logits.head - from : -from;
   return piece;
 }
 
@@ -375,16 +379,18 @@ FusedPass cluster_staged_row(KernelBuilder& k, const CrossEntropySpec& spec, con
   FusedPass pass;
   ClusterSeat seat = ClusterSeat::take(k, tuning);
   const Row& row = pass.row = seat.begin_row(k, tuning, in, d1, ignore_index, c);
-  const int64_t width = staged_part_width(row.shape.extent, tuning);
+  const int64_t width = staged_part_width(spec, tuning);
   Expr first = (seat.rank * double(width)).to(ScalarType::I32);
   // Offsets below V - (C - 1) * width (what the last part holds of the row's columns) are columns in every part.
   RowPiece part = piece_of(k, row, first, spec.vocab_shard - (tuning.cluster - 1) * width, width);
+  // Where the label sits in the part, in offsets from the part's start (the same in both numberings of piece_of).
+  const Row& p = part.row;
+  Expr label_offset = p.logits.head.defined() ? p.label_column + p.logits.head : p.label_column;
+  Expr owns_label = (row.label_column >= 0.0) & (label_offset >= 0.0) & (label_offset < double(width));
   Expr copy = copy_to_shared(k, tuning, c, part.row);
   k.async_wait();
   part.row.logits.pointer = copy;
   LaneStats lanes = fold_statistics(k, tuning, c, part.row, no_statistics(k, tuning, part.row));
-  Expr label_offset = row.logits.head.defined() ? row.label_column + row.logits.head : row.label_column;
-  Expr owns_label = (row.label_column >= 0.0) & (label_offset >= first) & (label_offset < first + double(width));
   RowStats mine = lanes.finish(label_logit(k, row, owns_label), owns_label, c);
   pass.stats = exchange_statistics(k, tuning, c, exchange, seat, row, mine);
   pass.pieces = {part};

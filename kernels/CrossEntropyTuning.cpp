@@ -47,7 +47,7 @@ std::vector<Tuning> tuning_candidates(const CrossEntropySpec& spec, CrossEntropy
         Tuning staged{threads, 2 * vector * threads, 1, cluster, Staging::Shared};
         CrossEntropySpec variant = base;
         variant.tuning = staged;
-        if (staged_part_width(row_extent(variant, kernel), staged) * dtype_bytes(spec.dtype) <=
+        if (staged_part_width(variant, staged) * dtype_bytes(spec.dtype) <=
             max_staged_row_bytes(spec))
           add(staged);
       }

@@ -192,7 +192,8 @@ struct RowOptions {
 
 // A row split over a cluster of programs (Tuning::cluster), each part in registers or staged in shared memory and
 // walked in tiles: parts of every size, the label in any part, every option that changes the merged statistics, rows
-// past the vocabulary's end in the last part (or a last part with no column at all), and odd rows with heads.
+// past the vocabulary's end in the last part (or a last part with no column at all), odd rows with heads, and rows
+// that split evenly into whole vectors (staged parts then number their own columns, with a masked tail tile).
 TEST(CrossEntropy, ClusterPartsMatchTheReference) {
   struct Case {
     DType dtype;
@@ -204,7 +205,9 @@ TEST(CrossEntropy, ClusterPartsMatchTheReference) {
                         Case{DType::F32, 257, 4, {.smoothing = 0.1, .z_loss = 1e-4, .mask_and_weights = true}},
                         Case{DType::F16, 1001, 8, {.in_place = true}},
                         Case{DType::BF16, 50257, 8, {.smoothing = 0.1, .misaligned = true}},
-                        Case{DType::BF16, 5, 8, {.smoothing = 1.0, .mask_and_weights = true}}})
+                        Case{DType::BF16, 5, 8, {.smoothing = 1.0, .mask_and_weights = true}},
+                        Case{DType::BF16, 2400, 2, {.smoothing = 0.1, .in_place = true}},
+                        Case{DType::F32, 1200, 4, {.z_loss = 1e-4, .mask_and_weights = true}}})
     for (Staging staging : {Staging::Global, Staging::Shared}) {
       ProblemOptions o = base(c.dtype, c.vocab, Mode::Fused);
       o.spec.tuning = {
