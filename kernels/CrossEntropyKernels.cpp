@@ -55,6 +55,21 @@ Tuning as_built(const CrossEntropySpec& spec, CrossEntropyKernel kernel, Tuning 
   return t;
 }
 
+// The cluster over which the fused kernel's heuristic splits a row too long for one program's shared memory: the
+// fewest programs (2, 4 or 8) whose parts stage at most 64 KiB each, so that three programs share an SM and one's
+// copies overlap another's gradient, when the row splits evenly into whole vectors (parts of their own, see
+// staged_part_width). 1 otherwise, and for rows that fit one program or on a GPU without clusters.
+int heuristic_cluster(const CrossEntropySpec& spec) {
+  constexpr int64_t kMostPartBytes = 64 * 1024;
+  if (!spec.clusters || spec.alignment != Alignment::Rows || staged_row_bytes(spec) <= max_staged_row_bytes(spec))
+    return 1;
+  for (int cluster : {2, 4, 8}) {
+    const bool even = spec.vocab_shard % (int64_t{cluster} * vector_elements(spec.dtype)) == 0;
+    if (even && spec.vocab_shard * dtype_bytes(spec.dtype) / cluster <= kMostPartBytes) return cluster;
+  }
+  return 1;
+}
+
 // The fused kernel with its row in shared memory. Its walks read shared memory, so the loads in flight no longer
 // matter: `xent tune` on an H100 (change 19) found 256 threads of two 16-byte vectors a tile, one tile a step, within
 // 2% of the best staged tuning for rows up to 100 KB (bf16 16032-50264, f32 16032), and 512 threads for longer rows
@@ -62,7 +77,7 @@ Tuning as_built(const CrossEntropySpec& spec, CrossEntropyKernel kernel, Tuning 
 // their rest, which wants loads in flight: 1024 threads of one vector (change 20; two vectors or two tiles a step
 // spilled).
 Tuning staged_tuning(const CrossEntropySpec& spec, Tuning t) {
-  if (t.cluster == 0) t.cluster = 1;
+  if (t.cluster == 0) t.cluster = heuristic_cluster(spec);
   const int64_t bytes = staged_row_bytes(spec) / t.cluster;  // a cluster's program stages its part
   const bool streams_rest = bytes > max_staged_row_bytes(spec);
   if (t.threads == 0) t.threads = streams_rest ? 1024 : bytes > 120 * 1024 ? 512 : 256;
@@ -97,6 +112,7 @@ bool uses_tuning(CrossEntropyKernel kernel) {
 Staging fused_staging(const CrossEntropySpec& spec) {
   if (spec.tuning.staging != Staging::Heuristic) return spec.tuning.staging;
   if (spec.tuning.cluster > 1) return Staging::Global;
+  if (spec.tuning.cluster == 0 && heuristic_cluster(spec) > 1) return Staging::Shared;
   // Staged rows reached 87-98% of copy bandwidth against 62-81% streamed (docs/performance.md, change 19). Of longer
   // rows the first 200 KiB are staged (change 20: 71-93% against 68-71%), with 1024 threads, whose 64 registers have
   // no room for label smoothing's third per-lane sum: those rows stream.

@@ -82,7 +82,8 @@ std::string CrossEntropySpec::canonical() const {
       << ";vocab=" << vocab << ";vocab_shard=" << vocab_shard << ";label_smoothing=" << label_smoothing
       << ";z_loss=" << z_loss << ";reduction=" << to_string(reduction) << ";mask=" << has_mask
       << ";weights=" << has_weights << ";entropy=" << entropy << ";in_place=" << in_place
-      << ";alignment=" << to_string(alignment) << ";shared_memory=" << shared_memory << ";" << to_string(tuning);
+      << ";alignment=" << to_string(alignment) << ";shared_memory=" << shared_memory << ";clusters=" << clusters << ";"
+      << to_string(tuning);
   return out.str();
 }
 

@@ -79,6 +79,8 @@ struct CrossEntropySpec {
   Alignment alignment = Alignment::Rows;  // what the logits' and gradient's addresses allow
   int shared_memory = 0;  // bytes of shared memory one program may use on the GPU the kernels run on (its opt-in
                           // limit; the runtime sets it from the device); 0: an H100's 227 KiB
+  bool clusters = true;   // the GPU runs thread-block clusters (sm_90 on; the runtime sets it from the device): the
+                          // fused kernel's heuristic may then split long rows over a cluster
   Tuning tuning;
 
   // Throws UserError naming the first invalid field and its accepted range.

@@ -20,7 +20,7 @@ bool holds_whole_row(int64_t extent, int threads) {
 
 }  // namespace
 
-std::vector<Tuning> tuning_candidates(const CrossEntropySpec& spec, CrossEntropyKernel kernel, bool clusters) {
+std::vector<Tuning> tuning_candidates(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
   if (!uses_tuning(kernel)) return {};
   CrossEntropySpec base = spec;
   base.tuning = {};
@@ -40,7 +40,7 @@ std::vector<Tuning> tuning_candidates(const CrossEntropySpec& spec, CrossEntropy
         for (int unroll : kUnrolls) add({threads, threads * vectors * vector, unroll, 1, staging});
       if (holds_whole_row(extent, threads)) add({threads, extent, 1, 1, staging});
     }
-  if (clusters && kernel == CrossEntropyKernel::Fused)
+  if (spec.clusters && kernel == CrossEntropyKernel::Fused)
     for (int threads : kClusterThreads)
       for (int cluster : kClusters) {
         if (holds_whole_row((extent + cluster - 1) / cluster, threads)) add({threads, extent, 1, cluster});

@@ -7,12 +7,17 @@
 
 namespace xent {
 
+CrossEntropySpec for_current_device(CrossEntropySpec spec) {
+  const cuda::DeviceInfo& device = cuda::current_device();
+  spec.shared_memory = device.max_shared_per_block_optin;
+  spec.clusters = codegen::has_clusters(codegen::target_for_device(device.sm_major, device.sm_minor));
+  return spec;
+}
+
 std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& op_spec, CrossEntropyKernel kernel) {
   const cuda::DeviceInfo& device = cuda::current_device();
   std::string sm = codegen::target_for_device(device.sm_major, device.sm_minor);
-  // Kernels that stage rows in shared memory stage no more than this device lets a program have.
-  CrossEntropySpec spec = op_spec;
-  spec.shared_memory = device.max_shared_per_block_optin;
+  const CrossEntropySpec spec = for_current_device(op_spec);
   runtime::PtxJit& jit = runtime::PtxJit::instance();
   std::shared_ptr<const codegen::CompiledKernel> ptx = jit.get(spec, kernel, sm);
 

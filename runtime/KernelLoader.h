@@ -20,6 +20,11 @@ struct DeviceKernel {
   Tuning tuning;                 // what it was built with (tuning_for); zeros for a kernel that takes no tuning
 };
 
+// `spec` as the current device builds it: staging no more shared memory than the device lets a program have, and
+// splitting rows over thread-block clusters only where it runs them.
+CrossEntropySpec for_current_device(CrossEntropySpec spec);
+
+// The kernel of `spec` (taken for_current_device) on the current device.
 std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& spec, CrossEntropyKernel kernel);
 
 }  // namespace xent

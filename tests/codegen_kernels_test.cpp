@@ -77,6 +77,7 @@ TEST(CodegenKernelsSharedMemory, StagedRowsFitTheGpu) {
       CrossEntropySpec spec;
       spec.vocab = spec.vocab_shard = vocab;
       spec.shared_memory = shared_memory;
+      spec.clusters = false;  // built for sm_80 below
       SCOPED_TRACE(spec.canonical());
       std::unique_ptr<ir::Kernel> k = build_kernel(CrossEntropyKernel::Fused, spec);
       passes::run_pipeline(*k, constexpr_bindings(spec), passes::PipelineOptions{});

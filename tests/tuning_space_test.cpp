@@ -37,7 +37,7 @@ TEST(TuningCandidates, AreValidDistinctAsBuiltAndStartWithTheHeuristic) {
       for (Alignment alignment : {Alignment::Rows, Alignment::Base, Alignment::None})
         for (CrossEntropyKernel kernel : kTuned) {
           CrossEntropySpec spec = spec_of(vocab, dtype, alignment);
-          std::vector<Tuning> candidates = tuning_candidates(spec, kernel, true);
+          std::vector<Tuning> candidates = tuning_candidates(spec, kernel);
           SCOPED_TRACE(spec.canonical() + " " + std::string(kernel_name(kernel)));
           ASSERT_FALSE(candidates.empty());
           EXPECT_EQ(candidates.front(), tuning_for(spec, kernel));
@@ -55,7 +55,8 @@ TEST(TuningCandidates, AreValidDistinctAsBuiltAndStartWithTheHeuristic) {
 
 TEST(TuningCandidates, SweepThreadsTilesAndTheWholeRowWhenItFits) {
   CrossEntropySpec spec = spec_of(18992);
-  std::vector<Tuning> fused = tuning_candidates(spec, CrossEntropyKernel::Fused, false);
+  spec.clusters = false;
+  std::vector<Tuning> fused = tuning_candidates(spec, CrossEntropyKernel::Fused);
   for (int threads : {128, 256, 512, 1024})
     for (int vectors : {1, 2, 4})
       for (int unroll : {1, 2}) {
@@ -71,34 +72,63 @@ TEST(TuningCandidates, SweepThreadsTilesAndTheWholeRowWhenItFits) {
   // 4 thread counts x 3 tiles x 2 unrolls, less the 1024 x 4-vector pair that is the whole row, plus 3 whole rows;
   // each also with the row staged in shared memory (38 KB).
   EXPECT_EQ(fused.size(), 2 * (24u - 2u + 3u));
-  for (const Tuning& t : tuning_candidates(spec, CrossEntropyKernel::Backward, false))
+  for (const Tuning& t : tuning_candidates(spec, CrossEntropyKernel::Backward))
     EXPECT_EQ(t.staging, Staging::Global) << "the backward kernel reads its row once, in order";
 
   for (CrossEntropyKernel kernel : kTuned) {
     CrossEntropySpec wide = spec_of(151936);
-    for (const Tuning& t : tuning_candidates(wide, kernel, false)) EXPECT_LT(t.block, row_extent(wide, kernel));
+    wide.clusters = false;
+    for (const Tuning& t : tuning_candidates(wide, kernel)) EXPECT_LT(t.block, row_extent(wide, kernel));
   }
   // The spec's own tuning does not change the space.
   CrossEntropySpec tuned = spec;
   tuned.tuning = {64, 512};
-  EXPECT_EQ(tuning_candidates(tuned, CrossEntropyKernel::Fused, false), fused);
+  EXPECT_EQ(tuning_candidates(tuned, CrossEntropyKernel::Fused), fused);
 }
 
 TEST(TuningCandidates, ClustersOnlyForTheFusedKernelWhereTheDeviceHasThem) {
   CrossEntropySpec spec = spec_of(151936);
-  std::vector<Tuning> fused = tuning_candidates(spec, CrossEntropyKernel::Fused, true);
+  std::vector<Tuning> fused = tuning_candidates(spec, CrossEntropyKernel::Fused);
   EXPECT_TRUE(contains(fused, {1024, 151936, 1, 8, Staging::Global}));
   EXPECT_FALSE(contains(fused, {256, 151936, 1, 2, Staging::Global}))
       << "a 75968-column part does not fit in 256 threads' registers";
   EXPECT_TRUE(contains(fused, {1024, 8192, 2, 1, Staging::Shared})) << "its first 200 KiB staged";
-  for (const Tuning& t : tuning_candidates(spec, CrossEntropyKernel::Fused, false)) EXPECT_EQ(t.cluster, 1);
+  CrossEntropySpec no_clusters = spec;
+  no_clusters.clusters = false;
+  for (const Tuning& t : tuning_candidates(no_clusters, CrossEntropyKernel::Fused)) EXPECT_EQ(t.cluster, 1);
   for (CrossEntropyKernel kernel : {CrossEntropyKernel::Stats, CrossEntropyKernel::Backward})
-    for (const Tuning& t : tuning_candidates(spec, kernel, true)) EXPECT_EQ(t.cluster, 1) << kernel_name(kernel);
+    for (const Tuning& t : tuning_candidates(spec, kernel)) EXPECT_EQ(t.cluster, 1) << kernel_name(kernel);
+}
+
+// Rows too long for one program's shared memory are split over a cluster whose parts stage at most 64 KiB, where the
+// GPU runs clusters and the row splits evenly into whole vectors; else the first 200 KiB are staged, the rest streamed.
+TEST(TuningHeuristic, SplitsLongRowsOverAClusterWhereTheGpuHasThem) {
+  struct Case {
+    int64_t vocab;
+    DType dtype;
+    Alignment alignment;
+    bool clusters;
+    int cluster;
+  };
+  for (const Case& c :
+       {Case{50257, DType::BF16, Alignment::Rows, true, 1}, Case{128256, DType::BF16, Alignment::Rows, true, 4},
+        Case{151936, DType::BF16, Alignment::Rows, true, 8}, Case{256000, DType::BF16, Alignment::Rows, true, 8},
+        Case{128256, DType::F32, Alignment::Rows, true, 8}, Case{151936, DType::BF16, Alignment::Rows, false, 1},
+        Case{151937, DType::BF16, Alignment::Base, true, 1}, Case{151944, DType::BF16, Alignment::Base, true, 1},
+        Case{256000, DType::F32, Alignment::Rows, true, 1}}) {
+    CrossEntropySpec spec = spec_of(c.vocab, c.dtype, c.alignment);
+    spec.clusters = c.clusters;
+    SCOPED_TRACE(spec.canonical());
+    Tuning t = tuning_for(spec, CrossEntropyKernel::Fused);
+    EXPECT_EQ(t.cluster, c.cluster);
+    EXPECT_EQ(t.staging, Staging::Shared);
+    if (c.cluster > 1) EXPECT_EQ(staged_part_width(spec, t) * c.cluster, c.vocab) << "parts of their own";
+  }
 }
 
 TEST(TuningCandidates, NoneForKernelsThatTakeNoTuning) {
   for (CrossEntropyKernel kernel : {CrossEntropyKernel::Count, CrossEntropyKernel::Combine, CrossEntropyKernel::Reduce})
-    EXPECT_TRUE(tuning_candidates(spec_of(18992), kernel, true).empty()) << kernel_name(kernel);
+    EXPECT_TRUE(tuning_candidates(spec_of(18992), kernel).empty()) << kernel_name(kernel);
 }
 
 // row_extent must agree with the row walk of the kernels: a block of exactly the extent is one tile (no loop), one

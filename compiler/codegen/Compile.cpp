@@ -57,4 +57,6 @@ CompiledKernel compile_to_ptx(const ir::Kernel& specialized, const TargetOptions
 
 std::string target_for_device(int major, int minor) { return std::string(ptx_arch_for_device(major, minor).sm); }
 
+bool has_clusters(std::string_view sm) { return std::stoi(std::string(ptx_arch(sm).sm.substr(3))) >= 90; }
+
 }  // namespace xent::codegen

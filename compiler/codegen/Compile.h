@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "compiler/ir/IR.h"
@@ -39,5 +40,8 @@ CompiledKernel compile_to_ptx(const ir::Kernel& specialized, const TargetOptions
 // The `TargetOptions::sm` to compile for a device of compute capability major.minor (its own architecture when
 // supported, else the newest older one, whose PTX the driver JIT-compiles for the device).
 std::string target_for_device(int major, int minor);
+
+// Whether code compiled for `sm` runs thread-block clusters (sm_90 and newer).
+bool has_clusters(std::string_view sm);
 
 }  // namespace xent::codegen

@@ -100,6 +100,7 @@ TuningResult sweep(const TuneRequest& request, CrossEntropyKernel kernel, const 
                    const cuda::DeviceBuffer& flush, CUstream stream, const TuneProgressFn& progress) {
   CrossEntropySpec base = request.spec;
   base.tuning = {};
+  const CrossEntropySpec built = for_current_device(base);  // the heuristic that ops launch, the space the GPU runs
   const cuda::DeviceInfo& device = cuda::current_device();
   TuningResult result;
   result.spec = base.canonical();
@@ -110,11 +111,10 @@ TuningResult sweep(const TuneRequest& request, CrossEntropyKernel kernel, const 
   result.rows = request.rows;
   result.rows_bucket = rows_bucket(request.rows);
   result.iterations = request.iterations;
-  result.heuristic = tuning_for(base, kernel);
-  std::vector<Tuning> tunings =
-      request.candidates.empty() ? tuning_candidates(base, kernel, device.sm_major >= 9) : request.candidates;
+  result.heuristic = tuning_for(built, kernel);
+  std::vector<Tuning> tunings = request.candidates.empty() ? tuning_candidates(built, kernel) : request.candidates;
   for (const Tuning& t : tunings) {
-    CrossEntropySpec spec = base;
+    CrossEntropySpec spec = built;
     spec.tuning = t;
     result.variants.emplace_back().tuning = tuning_for(spec, kernel);  // as built: candidates may leave fields to it
   }

@@ -41,6 +41,7 @@ void report_timings(const std::string& kernel, const std::vector<passes::PassTim
 
 void run_compile(const CompileOptions& options) {
   CrossEntropySpec spec = options.spec.spec();
+  spec.clusters = codegen::has_clusters(options.sm);
   codegen::TargetOptions target{options.sm, options.emit == "llvm"};
   std::vector<CrossEntropyKernel> kernels =
       options.kernel.empty() ? kernels_for(spec) : std::vector<CrossEntropyKernel>{kernel_from_name(options.kernel)};
