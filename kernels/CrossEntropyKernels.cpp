@@ -41,6 +41,12 @@ std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec) {
 
 namespace {
 
+// The shared memory one program may use: the spec's (the device's), else an H100's.
+int64_t shared_memory_limit(const CrossEntropySpec& spec) {
+  constexpr int64_t kH100SharedMemory = 227 * 1024;
+  return spec.shared_memory > 0 ? spec.shared_memory : kH100SharedMemory;
+}
+
 int64_t staged_row_bytes(const CrossEntropySpec& spec) {
   // Up to one vector more than the row: rows read from the 16-byte boundary before them (Alignment::Base).
   return (spec.vocab_shard + vector_elements(spec.dtype) - 1) * dtype_bytes(spec.dtype);
@@ -55,17 +61,20 @@ Tuning as_built(const CrossEntropySpec& spec, CrossEntropyKernel kernel, Tuning 
   return t;
 }
 
-// The cluster over which the fused kernel's heuristic splits a row too long for one program's shared memory: the
-// fewest programs (2, 4 or 8) whose parts stage at most 64 KiB each, so that three programs share an SM and one's
-// copies overlap another's gradient, when the row splits evenly into whole vectors (parts of their own, see
-// staged_part_width). 1 otherwise, and for rows that fit one program or on a GPU without clusters.
+// The cluster over which the fused kernel's heuristic splits a row too long for one program's shared memory, as
+// `xent tune` ranked them on an H100 (docs/performance.md, change 26). A row whose rest past the staged part is at most
+// a third of that part streams its rest instead (bf16 128256: 2.99 ms against 3.34 for a cluster of 4). Longer rows
+// take the fewest programs (2, 4 or 8) whose parts fit three to an SM's shared memory (bf16 151936: 4 programs,
+// 3.85 ms, against 4.06 streaming and 4.46 for 8; bf16 256000: 8 programs, 6.94 ms against 7.54-7.55), when the row
+// splits evenly into whole vectors (parts of their own, see staged_part_width). 1 otherwise, for rows that fit one
+// program, and on a GPU without clusters.
 int heuristic_cluster(const CrossEntropySpec& spec) {
-  constexpr int64_t kMostPartBytes = 64 * 1024;
-  if (!spec.clusters || spec.alignment != Alignment::Rows || staged_row_bytes(spec) <= max_staged_row_bytes(spec))
-    return 1;
+  const int64_t row_bytes = staged_row_bytes(spec);
+  const int64_t staged_bytes = max_staged_row_bytes(spec);
+  if (!spec.clusters || spec.alignment != Alignment::Rows || 3 * row_bytes <= 4 * staged_bytes) return 1;
   for (int cluster : {2, 4, 8}) {
     const bool even = spec.vocab_shard % (int64_t{cluster} * vector_elements(spec.dtype)) == 0;
-    if (even && spec.vocab_shard * dtype_bytes(spec.dtype) / cluster <= kMostPartBytes) return cluster;
+    if (even && 3 * (spec.vocab_shard * dtype_bytes(spec.dtype) / cluster) <= shared_memory_limit(spec)) return cluster;
   }
   return 1;
 }
@@ -90,9 +99,7 @@ Tuning staged_tuning(const CrossEntropySpec& spec, Tuning t) {
 }  // namespace
 
 int64_t max_staged_row_bytes(const CrossEntropySpec& spec) {
-  constexpr int64_t kH100SharedMemory = 227 * 1024;
-  int64_t limit = spec.shared_memory > 0 ? spec.shared_memory : kH100SharedMemory;
-  return std::max<int64_t>(0, std::min<int64_t>(200 * 1024, limit - 2 * 1024));
+  return std::max<int64_t>(0, std::min<int64_t>(200 * 1024, shared_memory_limit(spec) - 2 * 1024));
 }
 
 int64_t staged_part_width(const CrossEntropySpec& spec, const Tuning& tuning) {
