@@ -38,7 +38,9 @@ struct PackedArgs {
 CrossEntropyOp::CrossEntropyOp(const CrossEntropySpec& spec) : spec_(spec) {
   spec_.validate();
   context_ = cuda::ensure_context();
-  for (CrossEntropyKernel k : kernels_for(spec_)) kernels_[static_cast<size_t>(k)] = load_kernel(spec_, k);
+  const std::vector<CrossEntropyKernel> kernels = kernels_for(spec_);
+  load_in_parallel(kernels.size(),
+                   [&](size_t i) { kernels_[static_cast<size_t>(kernels[i])] = load_kernel(spec_, kernels[i]); });
   tuned_ = std::make_unique<runtime::TunedKernels>(spec_, runtime::current_tuning_device());
 }
 

@@ -1,5 +1,11 @@
 #include "runtime/KernelLoader.h"
 
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <thread>
+#include <vector>
+
 #include "compiler/codegen/Compile.h"
 #include "runtime/Jit.h"
 #include "runtime/cache/CacheKey.h"
@@ -36,6 +42,27 @@ std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& op_spec, Cross
   return std::make_unique<DeviceKernel>(
       DeviceKernel{ptx->name, cuda::LoadedKernel(std::span<const char>(*cubin), ptx->name, ptx->dynamic_shared_bytes),
                    ptx->threads, ptx->cluster, ptx->dynamic_shared_bytes, tuning});
+}
+
+void load_in_parallel(size_t n, const std::function<void(size_t)>& load) {
+  CUcontext context = cuda::ensure_context();
+  std::vector<std::exception_ptr> errors(n);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next++) < n;) {
+      try {
+        cuda::adopt_context(context);
+        load(i);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> pool(std::min<size_t>(n, std::max(1u, std::thread::hardware_concurrency())));
+  for (std::thread& t : pool) t = std::thread(work);
+  for (std::thread& t : pool) t.join();
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
 }
 
 }  // namespace xent

@@ -3,6 +3,8 @@
 //   SM and the driver version, or linked now by the driver (cuLink*) and stored -> the loaded module.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,5 +28,10 @@ CrossEntropySpec for_current_device(CrossEntropySpec spec);
 
 // The kernel of `spec` (taken for_current_device) on the current device.
 std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& spec, CrossEntropyKernel kernel);
+
+// Runs `load(i)` for every i below n on a pool of threads (up to one per core), each in the caller's current context,
+// so that kernels compile (each compile has its own LLVM context) and link side by side: an op's first call compiles
+// its kernels at the time of the slowest one instead of the sum. Rethrows the first exception of any `load`.
+void load_in_parallel(size_t n, const std::function<void(size_t)>& load);
 
 }  // namespace xent

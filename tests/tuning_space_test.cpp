@@ -122,7 +122,9 @@ TEST(TuningHeuristic, SplitsLongRowsOverAClusterWhereTheGpuHasThem) {
     Tuning t = tuning_for(spec, CrossEntropyKernel::Fused);
     EXPECT_EQ(t.cluster, c.cluster);
     EXPECT_EQ(t.staging, Staging::Shared);
-    if (c.cluster > 1) EXPECT_EQ(staged_part_width(spec, t) * c.cluster, c.vocab) << "parts of their own";
+    if (c.cluster > 1) {
+      EXPECT_EQ(staged_part_width(spec, t) * c.cluster, c.vocab) << "parts of their own";
+    }
   }
 }
 

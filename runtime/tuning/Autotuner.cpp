@@ -1,9 +1,7 @@
 #include "runtime/tuning/Autotuner.h"
 
 #include <algorithm>
-#include <atomic>
 #include <mutex>
-#include <thread>
 
 #include "compiler/Error.h"
 #include "kernels/CrossEntropyTuning.h"
@@ -57,26 +55,18 @@ std::vector<std::unique_ptr<DeviceKernel>> load_variants(const CrossEntropySpec&
                                                          TuningResult& result, const TuneProgressFn& progress) {
   const size_t n = result.variants.size();
   std::vector<std::unique_ptr<DeviceKernel>> loaded(n);
-  CUcontext context = cuda::ensure_context();
-  std::atomic<size_t> next{0};
   std::mutex mutex;
   size_t done = 0;
-  auto work = [&] {
-    for (size_t i; (i = next++) < n;) {
-      TunedVariant& v = result.variants[i];
-      try {
-        cuda::adopt_context(context);
-        loaded[i] = load_kernel(variant_spec(base, v.tuning, result.heuristic), kernel);
-      } catch (const std::exception& e) {
-        v.error = cat("build failed: ", e.what());
-      }
-      std::lock_guard lock(mutex);
-      if (progress) progress({TuneProgress::Phase::Compiling, kernel, ++done, n});
+  load_in_parallel(n, [&](size_t i) {
+    TunedVariant& v = result.variants[i];
+    try {
+      loaded[i] = load_kernel(variant_spec(base, v.tuning, result.heuristic), kernel);
+    } catch (const std::exception& e) {
+      v.error = cat("build failed: ", e.what());
     }
-  };
-  std::vector<std::thread> pool(std::min<size_t>(n, std::max(1u, std::thread::hardware_concurrency())));
-  for (std::thread& t : pool) t = std::thread(work);
-  for (std::thread& t : pool) t.join();
+    std::lock_guard lock(mutex);
+    if (progress) progress({TuneProgress::Phase::Compiling, kernel, ++done, n});
+  });
   return loaded;
 }
 
