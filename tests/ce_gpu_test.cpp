@@ -189,6 +189,21 @@ TEST_F(GpuCrossEntropy, StagedClusterFusedRows) {
     }
 }
 
+// The heuristic's own choices for rows past one program's shared memory: the rest streamed (bf16 128256), or on
+// sm_90 clusters of 4 or 8 staging parts of their own (bf16 151936 and 256000, f32 128256 and 151936).
+TEST_F(GpuCrossEntropy, HeuristicLongFusedRows) {
+  struct Case {
+    DType dtype;
+    int64_t vocab;
+  };
+  for (const Case& c : {Case{DType::BF16, 128256}, Case{DType::BF16, 151936}, Case{DType::BF16, 256000},
+                        Case{DType::F32, 128256}, Case{DType::F32, 151936}, Case{DType::F16, 151936}}) {
+    ProblemOptions o = base(c.dtype, c.vocab, Mode::Fused);
+    o.seed = c.vocab + static_cast<int>(c.dtype);
+    check(o);
+  }
+}
+
 TEST_F(GpuCrossEntropy, TensorParallelInProcess) {
   std::vector<std::vector<int64_t>> partitions = {{8000, 8000},
                                                   {6284, 6283, 6283},
