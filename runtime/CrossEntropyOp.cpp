@@ -39,8 +39,8 @@ CrossEntropyOp::CrossEntropyOp(const CrossEntropySpec& spec) : spec_(spec) {
   spec_.validate();
   context_ = cuda::ensure_context();
   const std::vector<CrossEntropyKernel> kernels = kernels_for(spec_);
-  load_in_parallel(kernels.size(),
-                   [&](size_t i) { kernels_[static_cast<size_t>(kernels[i])] = load_kernel(spec_, kernels[i]); });
+  compile_in_parallel(spec_, kernels);
+  for (CrossEntropyKernel k : kernels) kernels_[static_cast<size_t>(k)] = load_kernel(spec_, k);
   tuned_ = std::make_unique<runtime::TunedKernels>(spec_, runtime::current_tuning_device());
 }
 

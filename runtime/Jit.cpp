@@ -35,6 +35,11 @@ std::shared_ptr<codegen::CompiledKernel> from_payload(const std::string& payload
   }
 }
 
+// The fields of the full key that are not constant within a process: cheaper than its digest on every hit.
+std::string table_id(const CrossEntropySpec& spec, CrossEntropyKernel kernel, std::string_view sm) {
+  return cat(kernel_name(kernel), " ", sm, " ", spec.canonical());
+}
+
 }  // namespace
 
 PtxJit::PtxJit(std::shared_ptr<DiskCache> disk) : disk_(std::move(disk)) {}
@@ -44,11 +49,18 @@ PtxJit& PtxJit::instance() {
   return jit;
 }
 
+bool PtxJit::holds(const CrossEntropySpec& spec, CrossEntropyKernel kernel, std::string_view sm) {
+  {
+    std::lock_guard lock(mutex_);
+    if (table_.contains(table_id(spec, kernel, sm))) return true;
+  }
+  return disk_->contains(kernel_key(Artifact::Ptx, spec, kernel, sm).build(), Artifact::Ptx);
+}
+
 std::shared_ptr<const codegen::CompiledKernel> PtxJit::get(const CrossEntropySpec& spec, CrossEntropyKernel kernel,
                                                            std::string_view sm) {
   spec.validate();
-  // The fields of the full key that are not constant within a process: cheaper than its digest on every hit.
-  std::string id = cat(kernel_name(kernel), " ", sm, " ", spec.canonical());
+  std::string id = table_id(spec, kernel, sm);
   std::promise<Result> promise;
   std::shared_future<Result> result;
   bool first = false;

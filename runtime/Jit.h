@@ -48,6 +48,9 @@ class PtxJit {
   std::shared_ptr<const codegen::CompiledKernel> get(const CrossEntropySpec& spec, CrossEntropyKernel kernel,
                                                      std::string_view sm);
 
+  // Whether get() would answer without compiling: the kernel is in the table or its entry is on disk.
+  bool holds(const CrossEntropySpec& spec, CrossEntropyKernel kernel, std::string_view sm);
+
   JitCounters counters() const;
   DiskCache& disk() { return *disk_; }
 

@@ -20,9 +20,18 @@ CrossEntropySpec for_current_device(CrossEntropySpec spec) {
   return spec;
 }
 
+namespace {
+
+std::string current_target() {
+  const cuda::DeviceInfo& device = cuda::current_device();
+  return codegen::target_for_device(device.sm_major, device.sm_minor);
+}
+
+}  // namespace
+
 std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& op_spec, CrossEntropyKernel kernel) {
   const cuda::DeviceInfo& device = cuda::current_device();
-  std::string sm = codegen::target_for_device(device.sm_major, device.sm_minor);
+  const std::string sm = current_target();
   const CrossEntropySpec spec = for_current_device(op_spec);
   runtime::PtxJit& jit = runtime::PtxJit::instance();
   std::shared_ptr<const codegen::CompiledKernel> ptx = jit.get(spec, kernel, sm);
@@ -44,7 +53,18 @@ std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& op_spec, Cross
                    ptx->threads, ptx->cluster, ptx->dynamic_shared_bytes, tuning});
 }
 
-void load_in_parallel(size_t n, const std::function<void(size_t)>& load) {
+void compile_in_parallel(const CrossEntropySpec& op_spec, const std::vector<CrossEntropyKernel>& kernels) {
+  const CrossEntropySpec spec = for_current_device(op_spec);
+  const std::string sm = current_target();
+  runtime::PtxJit& jit = runtime::PtxJit::instance();
+  std::vector<CrossEntropyKernel> missing;
+  for (CrossEntropyKernel kernel : kernels)
+    if (!jit.holds(spec, kernel, sm)) missing.push_back(kernel);
+  if (missing.size() < 2) return;  // one compile gains nothing from a thread
+  run_in_parallel(missing.size(), [&](size_t i) { jit.get(spec, missing[i], sm); });
+}
+
+void run_in_parallel(size_t n, const std::function<void(size_t)>& body) {
   CUcontext context = cuda::ensure_context();
   std::vector<std::exception_ptr> errors(n);
   std::atomic<size_t> next{0};
@@ -52,7 +72,7 @@ void load_in_parallel(size_t n, const std::function<void(size_t)>& load) {
     for (size_t i; (i = next++) < n;) {
       try {
         cuda::adopt_context(context);
-        load(i);
+        body(i);
       } catch (...) {
         errors[i] = std::current_exception();
       }

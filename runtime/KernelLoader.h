@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kernels/CrossEntropyKernels.h"
 #include "runtime/cuda/Module.h"
@@ -29,9 +30,14 @@ CrossEntropySpec for_current_device(CrossEntropySpec spec);
 // The kernel of `spec` (taken for_current_device) on the current device.
 std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& spec, CrossEntropyKernel kernel);
 
-// Runs `load(i)` for every i below n on a pool of threads (up to one per core), each in the caller's current context,
-// so that kernels compile (each compile has its own LLVM context) and link side by side: an op's first call compiles
-// its kernels at the time of the slowest one instead of the sum. Rethrows the first exception of any `load`.
-void load_in_parallel(size_t n, const std::function<void(size_t)>& load);
+// Compiles the PTX of those of `kernels` (of `spec`, taken for_current_device) that the JIT holds neither in memory nor
+// on disk, side by side on a pool of threads (each compile has its own LLVM context), so that a cold op costs about
+// its slowest kernel rather than the sum; load_kernel then finds them. A warm start, everything on disk, starts no
+// thread: loading kernels from threads made it slower (docs/performance.md, change 27).
+void compile_in_parallel(const CrossEntropySpec& spec, const std::vector<CrossEntropyKernel>& kernels);
+
+// Runs `body(i)` for every i below n on a pool of threads (up to one per core), each in the caller's current context.
+// Rethrows the first exception of any `body`.
+void run_in_parallel(size_t n, const std::function<void(size_t)>& body);
 
 }  // namespace xent

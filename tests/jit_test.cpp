@@ -77,6 +77,20 @@ TEST(PtxJit, SecondInstanceHitsTheDisk) {
   EXPECT_EQ(second.counters().memory_hits, 1u);
 }
 
+TEST(PtxJit, HoldsWhatItWouldAnswerWithoutCompiling) {
+  ScratchDir dir;
+  PtxJit first(std::make_shared<DiskCache>(dir.path()));
+  EXPECT_FALSE(first.holds(small_spec(), kFused, "sm_90"));
+  first.get(small_spec(), kFused, "sm_90");
+  EXPECT_TRUE(first.holds(small_spec(), kFused, "sm_90"));
+  EXPECT_FALSE(first.holds(small_spec(1001), kFused, "sm_90"));
+  EXPECT_FALSE(first.holds(small_spec(), kFused, "sm_80"));
+  EXPECT_FALSE(first.holds(small_spec(), CrossEntropyKernel::Count, "sm_90"));
+  PtxJit second(std::make_shared<DiskCache>(dir.path()));
+  EXPECT_TRUE(second.holds(small_spec(), kFused, "sm_90")) << "from the disk";
+  EXPECT_EQ(second.counters().compiles + second.counters().disk_hits, 0u) << "holds reads nothing";
+}
+
 TEST(PtxJit, DamagedEntriesAreRecompiled) {
   ScratchDir dir;
   auto disk = std::make_shared<DiskCache>(dir.path());
@@ -137,7 +151,8 @@ TEST(PtxJit, UnusableDirectoryCompilesOnceAndWarnsOnce) {
         first.get(small_spec(1001), kFused, "sm_90");
         std::string b = second.get(small_spec(), kFused, "sm_90")->ptx;
         JitCounters c1 = first.counters(), c2 = second.counters();
-        return a == b && c1.compiles == 2 && c2.compiles == 0 && c2.disk_hits == 1 ? 0 : 1;
+        bool held = second.holds(small_spec(1001), kFused, "sm_90");  // kept in the memory fallback
+        return a == b && held && c1.compiles == 2 && c2.compiles == 0 && c2.disk_hits == 1 ? 0 : 1;
       },
       &log);
   EXPECT_EQ(rc, 0) << log;

@@ -190,6 +190,15 @@ fs::path DiskCache::entry_path(const CacheKey& key, Artifact artifact) const {
   return directory_ / key.digest.substr(0, 2) / entry_name(key.digest, artifact);
 }
 
+bool DiskCache::contains(const CacheKey& key, Artifact artifact) const {
+  {
+    std::lock_guard lock(mutex_);
+    if (memory_.contains(entry_name(key.digest, artifact))) return true;
+  }
+  std::error_code error;
+  return fs::exists(entry_path(key, artifact), error);
+}
+
 std::optional<std::string> DiskCache::load(const CacheKey& key, Artifact artifact) {
   {
     std::lock_guard lock(mutex_);

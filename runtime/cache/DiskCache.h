@@ -74,6 +74,8 @@ class DiskCache {
   bool writable() const;
 
   std::optional<std::string> load(const CacheKey& key, Artifact artifact);
+  // Whether an entry is there (without reading or checking it: a load may still find it damaged).
+  bool contains(const CacheKey& key, Artifact artifact) const;
   void store(const CacheKey& key, Artifact artifact, std::string_view payload);
 
   // The path an entry has, whether or not it exists.

@@ -57,7 +57,7 @@ std::vector<std::unique_ptr<DeviceKernel>> load_variants(const CrossEntropySpec&
   std::vector<std::unique_ptr<DeviceKernel>> loaded(n);
   std::mutex mutex;
   size_t done = 0;
-  load_in_parallel(n, [&](size_t i) {
+  run_in_parallel(n, [&](size_t i) {
     TunedVariant& v = result.variants[i];
     try {
       loaded[i] = load_kernel(variant_spec(base, v.tuning, result.heuristic), kernel);
