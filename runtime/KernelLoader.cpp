@@ -13,21 +13,21 @@
 
 namespace xent {
 
-CrossEntropySpec for_current_device(CrossEntropySpec spec) {
-  const cuda::DeviceInfo& device = cuda::current_device();
-  spec.shared_memory = device.max_shared_per_block_optin;
-  spec.clusters = codegen::has_clusters(codegen::target_for_device(device.sm_major, device.sm_minor));
-  return spec;
-}
-
 namespace {
 
+// The PTX target of the current device ("sm_90").
 std::string current_target() {
   const cuda::DeviceInfo& device = cuda::current_device();
   return codegen::target_for_device(device.sm_major, device.sm_minor);
 }
 
 }  // namespace
+
+CrossEntropySpec for_current_device(CrossEntropySpec spec) {
+  spec.shared_memory = cuda::current_device().max_shared_per_block_optin;
+  spec.clusters = codegen::has_clusters(current_target());
+  return spec;
+}
 
 std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& op_spec, CrossEntropyKernel kernel) {
   const cuda::DeviceInfo& device = cuda::current_device();
