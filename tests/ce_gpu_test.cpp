@@ -190,7 +190,7 @@ TEST_F(GpuCrossEntropy, StagedClusterFusedRows) {
 }
 
 // The heuristic's own choices for rows past one program's shared memory: the rest streamed (bf16 128256), or on
-// sm_90 clusters of 4 or 8 staging parts of their own (bf16 151936 and 256000, f32 128256 and 151936).
+// sm_90 clusters of 4 or 8 staging parts of their own (bf16 151936 and 256000, f32 128256 and 151936, f16 151936).
 TEST_F(GpuCrossEntropy, HeuristicLongFusedRows) {
   struct Case {
     DType dtype;
