@@ -108,7 +108,7 @@ LaneStats LaneStats::accumulate(Expr x, Expr in_row, Expr is_label, const Conste
   Expr rescale = k.exp(m - shift), e = k.exp(x - to_columns(shift));  // 0 for -inf, never NaN
   LaneStats next;
   next.m = m_new;
-  next.d_rest = d_rest * rescale + fold_lanes(ReduceKind::Sum, k.select(is_label, zero, e));
+  next.d_rest = d_rest * rescale + fold_lanes(ReduceKind::Sum, is_label.defined() ? k.select(is_label, zero, e) : e);
   next.sum_x = when(
       c.smoothing_on(),
       [&] { return sum_x + fold_lanes(ReduceKind::Sum, in_row.defined() ? k.select(in_row, x, zero) : x); }, sum_x);
@@ -179,7 +179,7 @@ Expr row_loss(Expr lse, Expr x_label, Expr sum_x, const LabelFacts& facts, const
   return k.select(facts.bad, nan, k.select(facts.ok, loss, k.literal(0.0, loss)));
 }
 
-Expr gradient(Expr x, Expr is_label, Expr lse, Expr rest, Expr scale, Expr ok, const Constexprs& c) {
+Expr gradient(Expr x, Expr is_label, Expr lse, Expr rest, Expr scale, const Constexprs& c) {
   KernelBuilder& k = x.builder();
   Expr eps = c.label_smoothing;
   Expr p = k.exp(x - lse);
@@ -187,13 +187,16 @@ Expr gradient(Expr x, Expr is_label, Expr lse, Expr rest, Expr scale, Expr ok, c
       c.smoothing_on(), [&] { return eps / c.vocab.to(ScalarType::F32); }, k.constant(0.0, ScalarType::F32));
   Expr other = when(
       c.smoothing_on(), [&] { return p - uniform; }, p);
-  // p_label − (1 − ε) − ε/V as −(1 − ε)·rest + ε·p_label − ε/V: no term near 1 is ever subtracted from another.
-  Expr target = when(
-      c.smoothing_on(), [&] { return eps * p - uniform - (1.0 - eps) * rest; }, k.splat(-rest, x.type().shape()));
-  Expr g = k.select(is_label, target, other);
+  Expr g = other;
+  if (is_label.defined()) {
+    // p_label − (1 − ε) − ε/V as −(1 − ε)·rest + ε·p_label − ε/V: no term near 1 is ever subtracted from another.
+    Expr target = when(
+        c.smoothing_on(), [&] { return eps * p - uniform - (1.0 - eps) * rest; }, k.splat(-rest, x.type().shape()));
+    g = k.select(is_label, target, other);
+  }
   g = when(
       c.z_loss_on(), [&] { return g + (2.0 * c.z_loss * lse) * p; }, g);
-  return k.select(ok, g * scale, k.literal(0.0, g));
+  return g * scale;
 }
 
 }  // namespace xent::ce

@@ -87,7 +87,7 @@ struct LaneStats {
   // The statistics of no tile yet, for `lanes` lanes.
   static LaneStats empty(KernelBuilder& k, int64_t lanes);
   // Folds in the next [lanes, chunk] tile x (f32, -inf where `in_row` is false; `in_row` undefined when every column
-  // is in the row); `is_label` marks the label's column.
+  // is in the row); `is_label` marks the label's column (undefined where the tile cannot hold it).
   LaneStats accumulate(Expr x, Expr in_row, Expr is_label, const Constexprs& c) const;
   // The row's statistics: lanes merged by block-wide reductions; the label's logit `x_label` (f32, read directly)
   // counts when `owns_label`.
@@ -113,8 +113,9 @@ Expr log_sum_exp(Expr m, Expr d);
 Expr safe_max(Expr m);
 
 // The gradient of a tile (before rounding): scale · (p − ε/V − (1 − ε)·onehot + 2z·lse·p), the label's element
-// formed as −(1 − ε)·rest + ε·p − ε/V + 2z·lse·p without cancellation; `rest` = 1 − p_label. Exactly 0 where `ok` is
-// false (ignored, masked or bad rows), whatever the logits hold.
-Expr gradient(Expr x, Expr is_label, Expr lse, Expr rest, Expr scale, Expr ok, const Constexprs& c);
+// formed as −(1 − ε)·rest + ε·p − ε/V + 2z·lse·p without cancellation; `rest` = 1 − p_label; `is_label` undefined
+// where the tile cannot hold the label's column. For rows that are ok: the others' gradient is exactly 0, whatever
+// their logits hold, which the callers write instead.
+Expr gradient(Expr x, Expr is_label, Expr lse, Expr rest, Expr scale, const Constexprs& c);
 
 }  // namespace xent::ce

@@ -13,10 +13,14 @@ using ir::Kernel;
 
 // One tile of a row: its columns of the row (an i32 [lanes, chunk] tile, see chunked_columns), their offsets from
 // where the row's accesses start (the columns plus the row's head), the mask of the columns inside the row (undefined
-// when all are), and whether the tile is the whole row (built without a loop, so its values stay usable afterwards).
+// when all are), whether the tile is the whole row (built without a loop, so its values stay usable afterwards), and
+// whether it may hold the label's column (else no element needs comparing with it).
 struct Tile {
   Expr columns, offsets, in_row;
   bool whole_row;
+  bool may_hold_label = true;
+  // Where the tile holds `label_column` (an i1 tile); undefined when it cannot hold it.
+  Expr is_label(Expr label_column) const { return may_hold_label ? columns == label_column : Expr(); }
 };
 
 // Columns `start` + [at, at + count) as a [ceil(count / chunk), chunk] tile, row-major (it runs past the end when chunk
@@ -46,10 +50,12 @@ int64_t cluster_part_width(const CrossEntropySpec& spec, int cluster) {
   return (width + vector - 1) / vector * vector;
 }
 
-// What a walk over a row does with each tile: `load` its data, then `fold` the data into the carried values.
+// What a walk over a row does with each tile: `load` its data, then `fold` the data into the carried values; whether
+// the fold looks for the label's column (Tile::is_label).
 struct TileWalk {
   std::function<Expr(const Tile& tile)> load;
   std::function<Exprs(const Tile& tile, Expr data, const Exprs& carried)> fold;
+  bool looks_for_label = true;
 };
 
 // A row's geometry for a walk: its columns (the shard's width), the offsets a walk covers (row_extent: the width, and
@@ -64,6 +70,10 @@ struct RowShape {
 // past the body (its length known at specialization, as V is) and, when rows are read from the 16-byte boundary
 // before them (a `head` of 0 to one vector less one columns), the first group, which holds the head.
 //
+// Given the offset of the row's label (`label_offset`, i32; -1 or any offset outside the body when the row has none
+// here), the body splits around the group that holds it: only that group's tiles compare their columns with the
+// label's, so the loops over the other groups do no per-element work for it.
+//
 // A second walk over a row goes `Backward`: the body's groups from the last one down, then the tail, then the first
 // group. The columns the first walk read last are the ones still in L2, so they are re-read first; forward, every
 // column would wait a whole row's traffic of every program in flight, and long rows would miss L2 entirely. (The
@@ -72,7 +82,7 @@ struct RowShape {
 enum class WalkOrder { Forward, Backward };
 
 Exprs for_each_tile(KernelBuilder& k, const RowShape& row, const Tuning& tuning, const Constexprs& c, Expr head,
-                    Exprs carried, const TileWalk& walk, WalkOrder order) {
+                    Expr label_offset, Exprs carried, const TileWalk& walk, WalkOrder order) {
   const bool backward = order == WalkOrder::Backward;
   const int64_t block = tuning.block, extent = row.extent;
   auto columns = [&](Expr start, int64_t at, int64_t count) { return chunked_columns(k, start, at, count, row.chunk); };
@@ -102,19 +112,35 @@ Exprs for_each_tile(KernelBuilder& k, const RowShape& row, const Tuning& tuning,
   // Offsets from one vector on and below the row's width are inside the row whatever its head (under one vector).
   const int64_t first_end = head.defined() ? group : 0;
   const int64_t body_end = std::max(first_end, row.width / group * group);
+  auto i32 = [&](int64_t v) { return k.constant_int(v, ScalarType::I32); };
+  // The group of tiles starting at `start` (i32), its tiles in the walk's order.
+  auto group_at = [&](Expr start, bool may_hold_label) {
+    std::vector<Tile> tiles;
+    for (int64_t u = 0; u < tuning.unroll; ++u) {
+      int64_t at = (backward ? tuning.unroll - 1 - u : u) * block;
+      tiles.push_back(tile_at(columns(start, at, block), false));
+      tiles.back().may_hold_label = may_hold_label;
+    }
+    return tiles;
+  };
+  // The groups starting in [begin, end) (i32 multiples of the group), in the walk's order.
+  auto loop = [&](Expr begin, Expr end, bool may_hold_label, Exprs values) {
+    return k.for_loop(i32(0), end - begin, i32(group), values, [&](Expr i, const Exprs& inner) {
+      return visit(group_at(backward ? end - double(group) - i : begin + i, may_hold_label), inner);
+    });
+  };
   auto body = [&](Exprs values) {
     if (body_end == first_end) return values;
-    Expr zero = k.constant_int(0, ScalarType::I32), step = k.constant_int(group, ScalarType::I32);
-    Expr count = k.constant_int(body_end - first_end, ScalarType::I32);
-    return k.for_loop(zero, count, step, values, [&](Expr i, const Exprs& inner) {
-      Expr start = backward ? k.constant_int(body_end - group, ScalarType::I32) - i : i + double(first_end);
-      std::vector<Tile> tiles;
-      for (int64_t u = 0; u < tuning.unroll; ++u) {
-        int64_t at = (backward ? tuning.unroll - 1 - u : u) * block;
-        tiles.push_back(tile_at(columns(start, at, block), false));
-      }
-      return visit(tiles, inner);
-    });
+    if (!label_offset.defined()) return loop(i32(first_end), i32(body_end), true, values);
+    Expr in_body = (label_offset >= double(first_end)) & (label_offset < double(body_end));
+    Expr split = k.select(in_body, label_offset / double(group) * double(group), i32(body_end));
+    Expr after = k.select(in_body, split + double(group), i32(body_end));
+    auto label_group = [&](Exprs v) {
+      return k.if_else(
+          in_body, [&] { return visit(group_at(split, true), v); }, [&] { return v; });
+    };
+    if (backward) return loop(i32(first_end), split, false, label_group(loop(after, i32(body_end), false, values)));
+    return loop(after, i32(body_end), false, label_group(loop(i32(first_end), split, false, values)));
   };
   if (backward) return visit_masked(0, first_end, visit_masked(body_end, extent, body(carried)));
   return visit_masked(body_end, extent, body(visit_masked(0, first_end, carried)));
@@ -174,7 +200,9 @@ struct Row {
   // Walks the row's tiles (see for_each_tile).
   Exprs walk(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, Exprs carried, const TileWalk& tile_walk,
              WalkOrder order = WalkOrder::Forward) const {
-    return for_each_tile(k, shape, tuning, c, logits.head, std::move(carried), tile_walk, order);
+    Expr label_offset;
+    if (tile_walk.looks_for_label) label_offset = logits.head.defined() ? label_column + logits.head : label_column;
+    return for_each_tile(k, shape, tuning, c, logits.head, label_offset, std::move(carried), tile_walk, order);
   }
   // The logits of a tile in fp32; -inf past the row's end.
   Expr load(const Tile& tile) const {
@@ -201,7 +229,7 @@ LaneStats fold_statistics(KernelBuilder& k, const Tuning& tuning, const Constexp
                           Expr* whole_row = nullptr) {
   auto fold = [&](const Tile& tile, Expr x, const Exprs& carried) {
     if (tile.whole_row && whole_row) *whole_row = x;
-    return LaneStats::from(carried).accumulate(x, tile.in_row, tile.columns == row.label_column, c).to_exprs();
+    return LaneStats::from(carried).accumulate(x, tile.in_row, tile.is_label(row.label_column), c).to_exprs();
   };
   return LaneStats::from(
       row.walk(k, tuning, c, stats.to_exprs(), {[&](const Tile& tile) { return row.load(tile); }, fold}));
@@ -213,17 +241,32 @@ RowStats finish_statistics(KernelBuilder& k, const Constexprs& c, const Row& row
   return stats.finish(label_logit(k, row, owns_label), owns_label, c);
 }
 
-// Writes the gradient of the row, tile by tile in `order`; `whole_row` (when defined) holds the logits already.
+// Writes the gradient of the row, tile by tile in `order`; `whole_row` (when defined) holds the logits already. Rows
+// that are not ok (ignored, masked or bad) get zeros without reading their logits: decided once per row, not per
+// element.
 void write_gradient(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning& tuning, const Constexprs& c,
                     const Row& row, WalkOrder order, Expr grad_start, Expr lse, Expr rest, Expr scale,
                     Expr whole_row = {}) {
-  auto load = [&](const Tile& tile) { return whole_row.defined() ? whole_row : row.load(tile); };
-  auto fold = [&](const Tile& tile, Expr x, const Exprs&) {
-    Expr g = gradient(x, tile.columns == row.label_column, lse, rest, scale, row.facts.ok, c);
-    k.store(k.addptr(grad_start, tile.offsets), g.to(grad_start.type().pointee()), tile.in_row);
+  ScalarType element = grad_start.type().pointee();
+  auto store = [&](const Tile& tile, Expr g) {
+    k.store(k.addptr(grad_start, tile.offsets), g.to(element), tile.in_row);
     return Exprs{};
   };
-  row.walk(k, tuning, c, {}, {load, fold}, order);
+  auto load = [&](const Tile& tile) { return whole_row.defined() ? whole_row : row.load(tile); };
+  auto fold = [&](const Tile& tile, Expr x, const Exprs&) {
+    return store(tile, gradient(x, tile.is_label(row.label_column), lse, rest, scale, c));
+  };
+  auto zeros = [&](const Tile& tile, Expr, const Exprs&) {
+    return store(tile, k.splat(k.constant(0.0, element), tile.offsets.type().shape()));
+  };
+  k.if_else(
+      row.facts.ok,
+      [&] {
+        return row.walk(k, tuning, c, {}, {load, fold}, order);
+      },
+      [&] {
+        return row.walk(k, tuning, c, {}, {[](const Tile&) { return Expr(); }, zeros, false}, order);
+      });
 }
 
 // A stretch of a row's offsets that a walk covers on its own: `row` walks only them (its columns numbered as in the
@@ -271,7 +314,7 @@ Expr copy_to_shared(KernelBuilder& k, const Tuning& tuning, const Constexprs& c,
     k.async_copy(k.addptr(staged, tile.offsets), k.addptr(piece.logits.pointer, tile.offsets), tile.in_row);
     return Expr();
   };
-  piece.walk(k, tuning, c, {}, {copy, [](const Tile&, Expr, const Exprs&) { return Exprs{}; }});
+  piece.walk(k, tuning, c, {}, {copy, [](const Tile&, Expr, const Exprs&) { return Exprs{}; }, false});
   return staged;
 }
 
@@ -482,7 +525,8 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
       write_gradient(k, spec, tuning, c, piece.row, WalkOrder::Backward, piece_grad, lse, rest, scale, pass.x);
     }
   } else {
-    Expr g = gradient(pass.x, pass.part.columns == row.label_column, lse, rest, scale, row.facts.ok, c);
+    Expr g = gradient(pass.x, pass.part.is_label(row.label_column), lse, rest, scale, c);
+    g = k.select(row.facts.ok, g, k.literal(0.0, g));  // zeros for rows that are not ok, whatever their logits
     k.store(k.addptr(grad_start, pass.part.offsets), g.to(grad_start.type().pointee()), pass.part.in_row);
   }
   k.set_attribute("threads", tuning.threads);

@@ -64,6 +64,24 @@ TEST(CodegenLayout, UnprovenAlignmentFallsBackToScalarAccess) {
   EXPECT_EQ(width({8}, {64}, 0), 2);
 }
 
+// A select between two offsets keeps what both share: a tile starting at either of two multiples of 8 (as where a walk
+// splits around a row's label) still loads 16 bytes at a time; one odd choice brings it to scalar accesses.
+TEST(CodegenLayout, SelectKeepsTheDivisibilityBothChoicesShare) {
+  auto width = [](int64_t other) {
+    KernelBuilder k("split");
+    Expr x = k.param(ptr(ScalarType::BF16), "x", {16});
+    Expr y = k.param(ptr(ScalarType::F32), "y", {16});
+    Expr label = k.param(i32(), "label");
+    Expr start = k.select(label > 0.0, label / 8.0 * 8.0, k.constant_int(other, ScalarType::I32));
+    Expr p = k.addptr(x, k.arange(0, 1024) + start);
+    k.store(k.addptr(y, k.arange(0, 1024)), k.load(p).to(ScalarType::F32));
+    auto kernel = k.finish();
+    return codegen::assign_layouts(*kernel).at(p.value()).access;
+  };
+  EXPECT_EQ(width(4096), 8);
+  EXPECT_EQ(width(4097), 1);
+}
+
 TEST(CodegenLayout, GathersAreScalar) {
   KernelBuilder k("gather");
   Expr x = k.param(ptr(ScalarType::F32), "x", {16});

@@ -87,6 +87,14 @@ AxisInfo multiply(const AxisInfo& x, const AxisInfo& y) {
   return r;
 }
 
+// select(c, x, y): whichever of x and y, element by element as c says.
+AxisInfo either(const AxisInfo& c, const AxisInfo& x, const AxisInfo& y) {
+  AxisInfo r;
+  r.divisibility = std::min(element_divisibility(x), element_divisibility(y));
+  r.constancy = std::min({c.constancy, x.constancy, y.constancy});
+  return r;
+}
+
 class Assigner {
  public:
   explicit Assigner(const ir::Kernel& kernel) : kernel_(kernel) {}
@@ -225,6 +233,7 @@ class Assigner {
       case OpKind::AddPtr: return add(operand(0), operand(1), false);
       case OpKind::Sub: return add(operand(0), operand(1), true);
       case OpKind::Mul: return multiply(operand(0), operand(1));
+      case OpKind::Select: return either(operand(0), operand(1), operand(2));
       case OpKind::Cast:
         if (op.result()->type().is_integer() && op.operand(0)->type().is_integer() && !op.operand(0)->type().is_bool())
           return operand(0);
