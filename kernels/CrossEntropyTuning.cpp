@@ -9,8 +9,11 @@ namespace {
 constexpr int kThreadCounts[] = {128, 256, 512, 1024};
 constexpr int kVectorsPerThread[] = {1, 2, 4};
 constexpr int kUnrolls[] = {1, 2};
-constexpr int kClusterThreads[] = {256, 512, 1024};
+constexpr int kClusterThreads[] = {128, 256, 512, 1024};
 constexpr int kClusters[] = {2, 4, 8};
+// A staged part's tiles: one 16-byte vector a thread needs the fewest registers (more programs an SM), two keep more
+// loads in flight.
+constexpr int kStagedVectorsPerThread[] = {1, 2};
 
 bool holds_whole_row(int64_t extent, int threads) {
   int64_t elements = (extent + threads - 1) / threads;
@@ -44,12 +47,12 @@ std::vector<Tuning> tuning_candidates(const CrossEntropySpec& spec, CrossEntropy
     for (int threads : kClusterThreads)
       for (int cluster : kClusters) {
         if (holds_whole_row((extent + cluster - 1) / cluster, threads)) add({threads, extent, 1, cluster});
-        Tuning staged{threads, 2 * vector * threads, 1, cluster, Staging::Shared};
-        CrossEntropySpec variant = base;
-        variant.tuning = staged;
-        if (staged_part_width(variant, staged) * dtype_bytes(spec.dtype) <=
-            max_staged_row_bytes(spec))
-          add(staged);
+        for (int vectors : kStagedVectorsPerThread) {
+          Tuning staged{threads, vectors * vector * threads, 1, cluster, Staging::Shared};
+          CrossEntropySpec variant = base;
+          variant.tuning = staged;
+          if (staged_part_width(variant, staged) * dtype_bytes(spec.dtype) <= max_staged_row_bytes(spec)) add(staged);
+        }
       }
   return candidates;
 }
