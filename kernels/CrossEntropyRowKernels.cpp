@@ -306,16 +306,49 @@ int64_t staged_extent(const CrossEntropySpec& spec, const Tuning& tuning, const 
   return std::max<int64_t>(0, std::min(groups, shape.extent / group - 2)) * group;
 }
 
-// Starts copying the piece into shared memory, every tile at once; the data is there after the next async_wait. Gives
-// the start of the copy, whose columns sit at the piece's offsets (heads included), so walks read it as the piece.
-Expr copy_to_shared(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, const Row& piece) {
-  Expr staged = k.shared_alloc(piece.logits.pointer.type().pointee(), piece.shape.extent);
-  auto copy = [&](const Tile& tile) {
-    k.async_copy(k.addptr(staged, tile.offsets), k.addptr(piece.logits.pointer, tile.offsets), tile.in_row);
-    return Expr();
-  };
-  piece.walk(k, tuning, c, {}, {copy, [](const Tile&, Expr, const Exprs&) { return Exprs{}; }, false});
-  return staged;
+// A piece of a row copied into shared memory: the piece reading from there (its offsets, heads included, index the
+// copy), and the groups of copies it arrives in, in order, each a piece reading from there as well.
+struct StagedPiece {
+  RowPiece whole;
+  std::vector<RowPiece> groups;
+};
+
+// Starts copying `piece` into shared memory, every tile at once. A piece of two or more groups of tiles goes in two
+// groups of copies, its halves, so that the first half can be folded while the second still lands (fold_staged).
+StagedPiece start_staging(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, const RowPiece& piece) {
+  const Row& row = piece.row;
+  Expr staged = k.shared_alloc(row.logits.pointer.type().pointee(), row.shape.extent);
+  const int64_t group = tuning.block * tuning.unroll;
+  const int64_t half = row.shape.extent / group / 2 * group;
+  StagedPiece out{piece, {RowPiece{row, Expr()}}};
+  // The first half's offsets must all be columns (piece_of); its tiles end with it, being whole groups.
+  if (half > 0 && half <= row.shape.width)
+    out.groups = {piece_of(k, row, {}, half, half), piece_of(k, row, k.constant_int(half, ScalarType::I32),
+                                                             row.shape.width - half, row.shape.extent - half)};
+  for (RowPiece& g : out.groups) {
+    Expr destination = g.from.defined() ? k.addptr(staged, g.from) : staged;
+    auto copy = [&](const Tile& tile) {
+      k.async_copy(k.addptr(destination, tile.offsets), k.addptr(g.row.logits.pointer, tile.offsets), tile.in_row);
+      return Expr();
+    };
+    g.row.walk(k, tuning, c, {}, {copy, [](const Tile&, Expr, const Exprs&) { return Exprs{}; }, false});
+    k.async_commit();
+    g.row.logits.pointer = destination;
+  }
+  out.whole.row.logits.pointer = staged;
+  return out;
+}
+
+// Folds the statistics of a staged piece into `stats`, each group of copies as soon as it has landed. `whole_row`
+// (optional) receives the logits when the piece is one tile (then one group).
+LaneStats fold_staged(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, const StagedPiece& staged,
+                      LaneStats stats, Expr* whole_row = nullptr) {
+  const size_t groups = staged.groups.size();
+  for (size_t i = 0; i < groups; ++i) {
+    k.async_wait(static_cast<int>(groups - 1 - i));
+    stats = fold_statistics(k, tuning, c, staged.groups[i].row, stats, groups == 1 ? whole_row : nullptr);
+  }
+  return stats;
 }
 
 // The shard's statistics of the row, lanes accumulating tile by tile (met by finish_statistics). With
@@ -332,18 +365,16 @@ LaneStats read_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning&
     stats = fold_statistics(k, tuning, c, row, stats, whole_row);
     order = {{row, Expr()}};
   } else {
-    RowPiece in_shared = staged == row.shape.extent ? RowPiece{row, Expr()} : piece_of(k, row, {}, staged, staged);
-    Expr copy = copy_to_shared(k, tuning, c, in_shared.row);
+    StagedPiece in_shared = start_staging(
+        k, tuning, c, staged == row.shape.extent ? RowPiece{row, Expr()} : piece_of(k, row, {}, staged, staged));
     if (staged < row.shape.extent) {
       RowPiece streamed = piece_of(k, row, k.constant_int(staged, ScalarType::I32), row.shape.width - staged,
                                    row.shape.extent - staged);
       stats = fold_statistics(k, tuning, c, streamed.row, stats);
       order.push_back(streamed);
     }
-    k.async_wait();
-    in_shared.row.logits.pointer = copy;
-    stats = fold_statistics(k, tuning, c, in_shared.row, stats, order.empty() ? whole_row : nullptr);
-    order.push_back(in_shared);
+    stats = fold_staged(k, tuning, c, in_shared, stats, order.empty() ? whole_row : nullptr);
+    order.push_back(in_shared.whole);
   }
   if (pieces) *pieces = std::move(order);
   return stats;
@@ -430,13 +461,11 @@ FusedPass cluster_staged_row(KernelBuilder& k, const CrossEntropySpec& spec, con
   const Row& p = part.row;
   Expr label_offset = p.logits.head.defined() ? p.label_column + p.logits.head : p.label_column;
   Expr owns_label = (row.label_column >= 0.0) & (label_offset >= 0.0) & (label_offset < double(width));
-  Expr copy = copy_to_shared(k, tuning, c, part.row);
-  k.async_wait();
-  part.row.logits.pointer = copy;
-  LaneStats lanes = fold_statistics(k, tuning, c, part.row, no_statistics(k, tuning, part.row));
+  StagedPiece staged = start_staging(k, tuning, c, part);
+  LaneStats lanes = fold_staged(k, tuning, c, staged, no_statistics(k, tuning, part.row));
   RowStats mine = lanes.finish(label_logit(k, row, owns_label), owns_label, c);
   pass.stats = exchange_statistics(k, tuning, c, exchange, seat, row, mine);
-  pass.pieces = {part};
+  pass.pieces = {staged.whole};
   pass.stores_row_outputs = seat.rank == 0.0;
   return pass;
 }

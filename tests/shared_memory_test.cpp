@@ -1,6 +1,6 @@
-// Shared memory through every layer that sees it: shared_alloc, async_copy and async_wait in the builder, verifier and
-// parser, their lowering to cp.async (with the masked and 2-byte fallbacks) in dynamic shared memory, the interpreter,
-// and a GPU run in which every thread reads what other threads copied.
+// Shared memory through every layer that sees it: shared_alloc, async_copy, async_commit and async_wait in the builder,
+// verifier and parser, their lowering to cp.async (with the masked and 2-byte fallbacks) in dynamic shared memory, the
+// interpreter, and a GPU run in which every thread reads what other threads copied.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -33,21 +33,37 @@ constexpr int kPrograms = 3;
 // Program p copies its kTile-element tile of x into shared memory (the first kValid elements), waits, and writes
 // the valid elements to y in reverse order: y[p, i] = x[p, kValid - 1 - i]. Element i is copied by one thread and read
 // by another, so the result is right only if async_wait publishes every thread's copies. With `read_past`, y[p, 0]
-// reads the element at kValid instead, which no copy wrote.
-std::unique_ptr<Kernel> reverse_kernel(ScalarType element, bool read_past = false) {
+// reads the element at kValid instead, which no copy wrote. With `in_halves`, the two halves are copied as two
+// groups: the outputs read from the first half are written after a wait that leaves the second group in flight,
+// the others after the last wait.
+std::unique_ptr<Kernel> reverse_kernel(ScalarType element, bool read_past = false, bool in_halves = false) {
   KernelBuilder k("reverse");
   Expr x = k.param(ptr(element), "x", {16});
   Expr y = k.param(ptr(element), "y", {16});
   Expr start = k.program_id(0) * kTile;
   Expr staged = k.shared_alloc(element, kTile);
   Expr cols = k.arange(0, kTile);
-  k.async_copy(k.addptr(staged, cols), k.addptr(x, cols + start), cols < double(kValid));
-  k.async_wait();
+  Expr valid = cols < double(kValid);
   Expr source =
       k.select(cols == 0.0, k.splat(k.constant_int(read_past ? kValid : kValid - 1, ScalarType::I32), {kTile}),
                (kValid - 1.0) - cols);
-  Expr valid = cols < double(kValid);
-  k.store(k.addptr(y, cols + start), k.load(k.addptr(staged, source), valid), valid);
+  auto copy = [&](Expr mask) { k.async_copy(k.addptr(staged, cols), k.addptr(x, cols + start), mask); };
+  auto write = [&](Expr mask) { k.store(k.addptr(y, cols + start), k.load(k.addptr(staged, source), mask), mask); };
+  if (in_halves) {
+    const double half = kValid / 2;
+    copy(cols < half);
+    k.async_commit();
+    copy(valid & (cols >= half));
+    k.async_commit();
+    k.async_wait(1);
+    write(valid & (source < half));
+    k.async_wait();
+    write(valid & (source >= half));
+  } else {
+    copy(valid);
+    k.async_wait();
+    write(valid);
+  }
   k.set_attribute("threads", 128);
   std::unique_ptr<Kernel> kernel = k.finish();
   passes::run_pipeline(*kernel, {});
@@ -71,6 +87,10 @@ TEST(SharedMemory, RoundTripsThroughText) {
   EXPECT_TRUE(contains(text, "async_copy")) << text;
   EXPECT_TRUE(contains(text, "async_wait")) << text;
   EXPECT_EQ(print(*parse_kernel(text)), text);
+  text = print(*reverse_kernel(ScalarType::BF16, false, true));
+  EXPECT_TRUE(contains(text, "async_commit\n")) << text;
+  EXPECT_TRUE(contains(text, "async_wait pending 1\n")) << text;
+  EXPECT_EQ(print(*parse_kernel(text)), text);
 }
 
 TEST(SharedMemory, RulesNameWhatToChange) {
@@ -86,11 +106,17 @@ TEST(SharedMemory, RulesNameWhatToChange) {
   EXPECT_TRUE(contains(message, "source must be global pointers")) << message;
   message = user_error([&] { k.if_then(k.program_id(0) == 0.0, [&] { k.async_wait(); }); });
   EXPECT_TRUE(contains(message, "top level")) << message;
+  message = user_error([&] { k.if_then(k.program_id(0) == 0.0, [&] { k.async_commit(); }); });
+  EXPECT_TRUE(contains(message, "top level")) << message;
+  message = user_error([&] { k.async_wait(static_cast<int>(kMaxPendingGroups) + 1); });
+  EXPECT_TRUE(contains(message, "pending must be in [0, 7]")) << message;
   message = user_error([&] { k.if_then(k.program_id(0) == 0.0, [&] { k.shared_alloc(ScalarType::F32, 4); }); });
   EXPECT_TRUE(contains(message, "top level")) << message;
   message = user_error([&] { k.shared_alloc(ScalarType::F32, 0); });
   EXPECT_TRUE(contains(message, "at least 1")) << message;
 
+  message = user_error([] { parse_kernel("kernel @k() {\n  async_wait pending 9\n  return\n}\n"); });
+  EXPECT_TRUE(contains(message, "leaves 9 groups of copies pending; leave 0 to 7")) << message;
   message = user_error([] { parse_kernel("kernel @k(%p: ptr<f32, local>) {\n  return\n}\n"); });
   EXPECT_TRUE(contains(message, "expected 'shared'")) << message;
   message = user_error([] { parse_kernel("kernel @k(%p: ptr<f32, shared>) {\n  return\n}\n"); });
@@ -110,10 +136,12 @@ TEST(SharedMemory, InterpreterCopiesAndPoisonsWhatNoCopyWrote) {
     std::vector<interp::Arg> args = {interp::Arg::pointer(x), interp::Arg::pointer(y)};
     auto out = [&](int i) { return element == ScalarType::F32 ? y32[i] : bf16_bits_to_float(y16[i]); };
 
-    interp::run(*reverse_kernel(element), {kPrograms, 1, 1}, args, buffers);
-    for (int p = 0; p < kPrograms; ++p)
-      for (int i = 0; i < kValid; ++i)
-        ASSERT_EQ(out(p * kTile + i), input[p * kTile + kValid - 1 - i]) << p << " " << i;
+    for (bool in_halves : {false, true}) {
+      interp::run(*reverse_kernel(element, false, in_halves), {kPrograms, 1, 1}, args, buffers);
+      for (int p = 0; p < kPrograms; ++p)
+        for (int i = 0; i < kValid; ++i)
+          ASSERT_EQ(out(p * kTile + i), input[p * kTile + kValid - 1 - i]) << p << " " << i << " " << in_halves;
+    }
 
     interp::run(*reverse_kernel(element, true), {kPrograms, 1, 1}, args, buffers);
     for (int p = 0; p < kPrograms; ++p) EXPECT_TRUE(std::isnan(out(p * kTile))) << "program " << p;
@@ -127,6 +155,12 @@ TEST(SharedMemory, LowersToCpAsyncInDynamicSharedMemory) {
       bf16.ptx, {"CHECK: .extern .shared .align 16 .b8 dynamic_shared[]", "CHECK: cp.async.cg.shared.global",
                  "CHECK: cp.async.wait_all", "CHECK: bar.sync", "CHECK: ld.shared"}))
       << bf16.ptx;
+  codegen::CompiledKernel halves =
+      codegen::compile_to_ptx(*reverse_kernel(ScalarType::BF16, false, true), {.sm = "sm_80"});
+  EXPECT_TRUE(xent::testing::file_check(
+      halves.ptx, {"CHECK: cp.async.cg.shared.global", "CHECK: cp.async.commit_group", "CHECK: cp.async.commit_group",
+                   "CHECK: cp.async.wait_group 1", "CHECK: bar.sync", "CHECK: cp.async.wait_all", "CHECK: bar.sync"}))
+      << halves.ptx;
   // A 2-byte access cannot be a cp.async (4 bytes at least): unaligned rows are copied through registers.
   KernelBuilder k("unaligned");
   Expr x = k.param(ptr(ScalarType::BF16), "x");
@@ -140,7 +174,7 @@ TEST(SharedMemory, LowersToCpAsyncInDynamicSharedMemory) {
   codegen::CompiledKernel unaligned = codegen::compile_to_ptx(*kernel, {.sm = "sm_80"});
   EXPECT_FALSE(contains(unaligned.ptx, "cp.async.cg")) << unaligned.ptx;
   EXPECT_TRUE(contains(unaligned.ptx, "st.shared")) << unaligned.ptx;
-  for (const codegen::CompiledKernel* compiled : {&bf16, &unaligned})
+  for (const codegen::CompiledKernel* compiled : {&bf16, &halves, &unaligned})
     if (!xent::testing::ptxas_path().empty()) {
       auto assembled = xent::testing::run_ptxas(compiled->ptx, "sm_80");
       EXPECT_EQ(assembled.status, 0) << assembled.output;
@@ -150,18 +184,21 @@ TEST(SharedMemory, LowersToCpAsyncInDynamicSharedMemory) {
 TEST(GpuSharedMemory, ThreadsReadWhatOtherThreadsCopied) {
   std::string why;
   if (!cuda::gpu_available(&why)) GTEST_SKIP() << "no GPU: " << why;
-  codegen::CompiledKernel compiled =
-      codegen::compile_to_ptx(*reverse_kernel(ScalarType::F32), {cuda::current_device().sm()});
-  std::vector<char> cubin = cuda::link_cubin(compiled.ptx, compiled.name);
-  cuda::LoadedKernel kernel(cubin, compiled.name, compiled.dynamic_shared_bytes);
-  std::vector<float> input = numbers(kTile * kPrograms), output(input.size(), -1.0f);
-  cuda::DeviceBuffer x(input.size() * 4), y(input.size() * 4);
-  x.upload(input.data(), input.size() * 4);
-  CUdeviceptr x_ptr = x.address(), y_ptr = y.address();
-  void* params[] = {&x_ptr, &y_ptr};
-  cuda::launch(kernel, kPrograms, compiled.threads, 1, compiled.dynamic_shared_bytes, nullptr, params);
-  y.download(output.data(), output.size() * 4);
-  for (int p = 0; p < kPrograms; ++p)
-    for (int i = 0; i < kValid; ++i)
-      ASSERT_EQ(output[p * kTile + i], input[p * kTile + kValid - 1 - i]) << "program " << p << ", element " << i;
+  for (bool in_halves : {false, true}) {
+    codegen::CompiledKernel compiled =
+        codegen::compile_to_ptx(*reverse_kernel(ScalarType::F32, false, in_halves), {cuda::current_device().sm()});
+    std::vector<char> cubin = cuda::link_cubin(compiled.ptx, compiled.name);
+    cuda::LoadedKernel kernel(cubin, compiled.name, compiled.dynamic_shared_bytes);
+    std::vector<float> input = numbers(kTile * kPrograms), output(input.size(), -1.0f);
+    cuda::DeviceBuffer x(input.size() * 4), y(input.size() * 4);
+    x.upload(input.data(), input.size() * 4);
+    CUdeviceptr x_ptr = x.address(), y_ptr = y.address();
+    void* params[] = {&x_ptr, &y_ptr};
+    cuda::launch(kernel, kPrograms, compiled.threads, 1, compiled.dynamic_shared_bytes, nullptr, params);
+    y.download(output.data(), output.size() * 4);
+    for (int p = 0; p < kPrograms; ++p)
+      for (int i = 0; i < kValid; ++i)
+        ASSERT_EQ(output[p * kTile + i], input[p * kTile + kValid - 1 - i])
+            << "program " << p << ", element " << i << (in_halves ? ", copied in halves" : "");
+  }
 }

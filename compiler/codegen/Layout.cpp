@@ -196,6 +196,7 @@ class Assigner {
           for (size_t r = 0; r < 2; ++r) join(op.result(i), op.region(r).terminator()->operand(i));
         return;
       case OpKind::Yield:
+      case OpKind::AsyncCommit:
       case OpKind::AsyncWait:
       case OpKind::ClusterBarrier:
       case OpKind::Return: return;

@@ -242,7 +242,8 @@ class Lowering {
       case OpKind::Store: return lower_store(op);
       case OpKind::SharedAlloc: return lower_shared_alloc(op);
       case OpKind::AsyncCopy: return lower_async_copy(op);
-      case OpKind::AsyncWait: return async_wait(b_);
+      case OpKind::AsyncCommit: return async_commit(b_);
+      case OpKind::AsyncWait: return async_wait(b_, static_cast<int>(op.attributes().pending));
       case OpKind::ClusterBarrier: return cluster_barrier(b_, machine_);
       case OpKind::Reduce: return op.operand(0)->type().rank() == 1 ? lower_reduce(op) : lower_reduce_2d(op);
       case OpKind::For: return lower_for(op);

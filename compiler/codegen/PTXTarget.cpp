@@ -146,8 +146,13 @@ void copy_async_to_shared(llvm::IRBuilder<>& b, llvm::Value* shared, llvm::Value
   b.CreateIntrinsic(id, {}, {shared, global});
 }
 
-void async_wait(llvm::IRBuilder<>& b) {
-  b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_wait_all, {}, {});
+void async_commit(llvm::IRBuilder<>& b) { b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_commit_group, {}, {}); }
+
+void async_wait(llvm::IRBuilder<>& b, int pending) {
+  if (pending == 0)
+    b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_wait_all, {}, {});
+  else
+    b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_wait_group, {}, {b.getInt32(pending)});
   barrier(b);
 }
 

@@ -64,8 +64,11 @@ void cluster_barrier(llvm::IRBuilder<>& b, const llvm::TargetMachine& machine);
 // cp.async of `bytes` (4, 8 or 16) from global to shared memory; 16-byte copies bypass L1 (.cg), as the data is read
 // once.
 void copy_async_to_shared(llvm::IRBuilder<>& b, llvm::Value* shared, llvm::Value* global, int bytes);
-// Waits for this thread's cp.async copies, then for every thread of the program (so each sees all copies).
-void async_wait(llvm::IRBuilder<>& b);
+// cp.async.commit_group: this thread's copies since the last commit form a group.
+void async_commit(llvm::IRBuilder<>& b);
+// Waits for this thread's cp.async copies (with `pending` > 0, for all but those of the `pending` groups committed
+// last, and those not committed), then for every thread of the program (so each sees all the copies waited for).
+void async_wait(llvm::IRBuilder<>& b, int pending);
 
 // Fast fp32 math: one MUFU instruction each (ex2.approx.ftz, lg2.approx.ftz, div.approx.ftz; div's error is at most
 // 2 ulp for divisors of magnitude in [2^-126, 2^126]).

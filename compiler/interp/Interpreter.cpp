@@ -175,6 +175,7 @@ class Machine {
         memory_.load(in(1), optional(2), nullptr, copied);
         return memory_.store(in(0), copied, optional(2));
       }
+      case OpKind::AsyncCommit:
       case OpKind::AsyncWait: return;  // copies are done when async_copy returns
       case OpKind::Reduce: return reduce(a.reduction, a.axis, in(0), *out);
       case OpKind::ClusterBarrier:

@@ -190,10 +190,20 @@ void KernelBuilder::async_copy(Expr destination, Expr source, Expr mask, SrcLoc 
   make(OpKind::AsyncCopy, operands, {}, std::nullopt, loc);
 }
 
-void KernelBuilder::async_wait(SrcLoc loc) {
+void KernelBuilder::async_commit(SrcLoc loc) {
+  if (insertion_block_ != &kernel_->body())
+    user_error(loc, "'async_commit' must be at the kernel's top level, where every thread of the program reaches it");
+  make(OpKind::AsyncCommit, {}, {}, std::nullopt, loc);
+}
+
+void KernelBuilder::async_wait(int pending, SrcLoc loc) {
   if (insertion_block_ != &kernel_->body())
     user_error(loc, "'async_wait' must be at the kernel's top level, where every thread of the program reaches it");
-  make(OpKind::AsyncWait, {}, {}, std::nullopt, loc);
+  if (pending < 0 || pending > kMaxPendingGroups)
+    user_error(loc, cat("'async_wait': pending must be in [0, ", kMaxPendingGroups, "], got ", pending));
+  Attributes a;
+  a.pending = pending;
+  make(OpKind::AsyncWait, {}, a, std::nullopt, loc);
 }
 
 void KernelBuilder::cluster_barrier(SrcLoc loc) {

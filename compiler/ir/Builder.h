@@ -88,8 +88,12 @@ class KernelBuilder {
   // Starts copying *source (global) to *destination (shared) where `mask` holds; done at the next async_wait. A
   // scalar destination or source is splatted to the other's shape.
   void async_copy(Expr destination, Expr source, Expr mask = {}, SrcLoc loc = SrcLoc::current());
-  // Waits for the program's async copies, in every thread; top level only.
-  void async_wait(SrcLoc loc = SrcLoc::current());
+  // Closes the group of the async copies started since the last commit, so that an async_wait may leave it in flight
+  // while waiting for the earlier ones; top level only.
+  void async_commit(SrcLoc loc = SrcLoc::current());
+  // Waits for the program's async copies, in every thread: all of them, or with `pending` > 0 all but those of the
+  // `pending` groups committed last (and those not committed yet); top level only.
+  void async_wait(int pending = 0, SrcLoc loc = SrcLoc::current());
   // Waits for every program of the thread-block cluster (kernel attribute "cluster"); top level only (OpKind.h).
   void cluster_barrier(SrcLoc loc = SrcLoc::current());
 

@@ -82,6 +82,7 @@ struct Attributes {
   int64_t start = 0, end = 0;  // arange: [start, end)
   CmpPredicate predicate = CmpPredicate::Eq;
   ReduceKind reduction = ReduceKind::Sum;
+  int64_t pending = 0;  // async_wait: the groups of copies it leaves in flight
 };
 
 class Operation {
@@ -175,6 +176,9 @@ struct ParamInfo {
 
 // The largest thread-block cluster every sm_90 GPU runs (the "portable" cluster size of the CUDA programming guide).
 inline constexpr int64_t kMaxCluster = 8;
+// The most groups of async copies an async_wait may leave in flight (cp.async.wait_group's count): a program stages
+// a few pieces at most.
+inline constexpr int64_t kMaxPendingGroups = 7;
 
 class Kernel {
  public:

@@ -39,7 +39,8 @@ constexpr std::array kOpTable = {
     OpInfo{"store", Other, kNoAttributes, 0, true},
     OpInfo{"shared_alloc", Leaf, kLiteral, 0, false},
     OpInfo{"async_copy", Other, kNoAttributes, 0, true},
-    OpInfo{"async_wait", Other, kNoAttributes, 0, true},
+    OpInfo{"async_commit", Other, kNoAttributes, 0, true},
+    OpInfo{"async_wait", Other, kPending, 0, true},
     OpInfo{"cluster_barrier", Other, kNoAttributes, 0, true},
     OpInfo{"reduce", Other, kReduction | kAxis, 0, false},
     OpInfo{"for", ControlFlow, kNoAttributes, 1, false},
@@ -68,8 +69,8 @@ bool find_name(const std::array<std::string_view, N>& names, std::string_view na
 const OpInfo& op_info(OpKind kind) { return kOpTable[static_cast<size_t>(kind)]; }
 
 bool has_result(OpKind kind) {
-  return kind != OpKind::Store && kind != OpKind::AsyncCopy && kind != OpKind::AsyncWait &&
-         kind != OpKind::ClusterBarrier && op_info(kind).category != Terminator;
+  return kind != OpKind::Store && kind != OpKind::AsyncCopy && kind != OpKind::AsyncCommit &&
+         kind != OpKind::AsyncWait && kind != OpKind::ClusterBarrier && op_info(kind).category != Terminator;
 }
 
 bool op_kind_from_name(std::string_view name, OpKind& kind) {

@@ -24,8 +24,12 @@
 //   async_copy dst, src [, mask]          starts copying *src (global) to *dst (shared) element by element, without
 //                                         holding the data in registers; masked-off elements copy nothing. What it
 //                                         writes is defined only after the next async_wait.
-//   async_wait                            waits until the program's async copies are done, for all of its threads
-//                                         (a barrier of the program). Only at the kernel's top level, so all reach it.
+//   async_commit                          closes the group of the async copies started since the last commit (or
+//                                         the kernel's start). Only at the kernel's top level.
+//   async_wait [pending <n>]              waits until the program's async copies are done, for all of its threads
+//                                         (a barrier of the program); with n > 0, all but those of the n groups
+//                                         committed last (and of any copies not yet committed). Only at the
+//                                         kernel's top level, so all reach it.
 //   cluster_barrier                       waits until every program of the thread-block cluster (kernel attribute
 //                                         "cluster") arrives; orders their memory accesses before it (release) before
 //                                         those after it (acquire). Only at the kernel's top level, so all reach it.
@@ -48,7 +52,7 @@ enum class OpKind : uint8_t {
   Neg, Exp, Exp2, Log, Log2, Tanh,
   Add, Sub, Mul, Div, Rem, Max, Min, And, Or,
   Cmp, Select, Cast,
-  AddPtr, Load, Store, SharedAlloc, AsyncCopy, AsyncWait, ClusterBarrier,
+  AddPtr, Load, Store, SharedAlloc, AsyncCopy, AsyncCommit, AsyncWait, ClusterBarrier,
   Reduce,
   For, If, Yield, Return,
 };
@@ -75,6 +79,7 @@ enum AttributeBits : uint8_t {
   kRange = 1 << 3,
   kPredicate = 1 << 4,
   kReduction = 1 << 5,
+  kPending = 1 << 6,
 };
 
 struct OpInfo {
@@ -86,7 +91,8 @@ struct OpInfo {
 };
 
 const OpInfo& op_info(OpKind kind);
-// False for the operations that define no value: store, async_copy, async_wait, cluster_barrier and the terminators.
+// False for the operations that define no value: store, async_copy, async_commit, async_wait, cluster_barrier and the
+// terminators.
 bool has_result(OpKind kind);
 // The kind whose printed name is `name`; false when there is none.
 bool op_kind_from_name(std::string_view name, OpKind& kind);

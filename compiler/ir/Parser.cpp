@@ -362,7 +362,7 @@ class Parser {
     }
     std::vector<Value*> operands;
     // Barriers have neither operands nor a result type, so a value after one begins the next operation.
-    bool barrier = kind == OpKind::ClusterBarrier || kind == OpKind::AsyncWait;
+    bool barrier = kind == OpKind::ClusterBarrier || kind == OpKind::AsyncWait || kind == OpKind::AsyncCommit;
     if (!barrier && tok_.kind == Token::Kind::Value) {
       do operands.push_back(use());
       while (accept(","));
@@ -371,6 +371,7 @@ class Parser {
       expect("axis", "before the axis");
       a.axis = integer("an axis");
     }
+    if ((info.attributes & kPending) && accept("pending")) a.pending = integer("a count of groups");
     std::optional<Type> declared;
     if (defines_value) {
       expect(":", "before the result type");

@@ -99,6 +99,7 @@ class Printer {
       operand_list(op.operands());
     }
     if (info.attributes & kAxis) out_ << " axis " << a.axis;
+    if ((info.attributes & kPending) && a.pending) out_ << " pending " << a.pending;
     if (op.num_results()) out_ << " : " << op.result()->type().str();
     out_ << "\n";
   }

@@ -163,6 +163,7 @@ std::optional<Type> infer_result_type(OpKind kind, std::span<const Type> operand
         fail(kind, cat("mask must be ", dst.with_element(ScalarType::I1).str(), ", got ", operands[2].str()));
       return std::nullopt;
     }
+    case OpKind::AsyncCommit:
     case OpKind::AsyncWait:
     case OpKind::ClusterBarrier: expect_count(kind, operands, 0, 0); return std::nullopt;
     case OpKind::Reduce: {

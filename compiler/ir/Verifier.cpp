@@ -65,6 +65,13 @@ class Verifier {
         // Barriers: inside a branch or loop some threads or programs could skip one, and the others would wait
         // forever.
         top_level(op, "where every thread reaches it");
+        if (op.attributes().pending < 0 || op.attributes().pending > kMaxPendingGroups)
+          throw Failure{&op, cat("leaves ", op.attributes().pending, " groups of copies pending; leave 0 to ",
+                                 kMaxPendingGroups)};
+        return typed(op);
+      case OpKind::AsyncCommit:
+        // Every thread closes the same groups, so that a later wait means the same copies in all of them.
+        top_level(op, "where every thread reaches it");
         return typed(op);
       case OpKind::SharedAlloc:
         top_level(op, "so that its memory is allocated once");
