@@ -10,7 +10,7 @@ constexpr int kThreadCounts[] = {128, 256, 512, 1024};
 constexpr int kVectorsPerThread[] = {1, 2, 4};
 constexpr int kUnrolls[] = {1, 2};
 constexpr int kClusterThreads[] = {128, 256, 512, 1024};
-constexpr int kClusters[] = {2, 4, 8};
+constexpr int kClusters[] = {2, 4, 8, 16};
 // A staged part's tiles: one 16-byte vector a thread needs the fewest registers (more programs an SM), two keep more
 // loads in flight.
 constexpr int kStagedVectorsPerThread[] = {1, 2};

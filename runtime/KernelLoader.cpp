@@ -48,9 +48,9 @@ std::unique_ptr<DeviceKernel> load_kernel(const CrossEntropySpec& op_spec, Cross
     jit.disk().store(key, runtime::Artifact::Cubin, *cubin);
   }
   Tuning tuning = uses_tuning(kernel) ? tuning_for(spec, kernel) : Tuning{};
-  return std::make_unique<DeviceKernel>(
-      DeviceKernel{ptx->name, cuda::LoadedKernel(std::span<const char>(*cubin), ptx->name, ptx->dynamic_shared_bytes),
-                   ptx->threads, ptx->cluster, ptx->dynamic_shared_bytes, tuning});
+  return std::make_unique<DeviceKernel>(DeviceKernel{
+      ptx->name, cuda::LoadedKernel(std::span<const char>(*cubin), ptx->name, ptx->dynamic_shared_bytes, ptx->cluster),
+      ptx->threads, ptx->cluster, ptx->dynamic_shared_bytes, tuning});
 }
 
 void compile_in_parallel(const CrossEntropySpec& op_spec, const std::vector<CrossEntropyKernel>& kernels) {

@@ -175,9 +175,10 @@ TEST_F(GpuCrossEntropy, StagedFusedRows) {
 TEST_F(GpuCrossEntropy, StagedClusterFusedRows) {
   const cuda::DeviceInfo& device = cuda::current_device();
   if (device.sm_major < 9) GTEST_SKIP() << "thread-block clusters need sm_90; " << device.name << " is " << device.sm();
-  for (int cluster : {2, 4, 8})
+  for (int cluster : {2, 4, 8, 16})
     for (int64_t vocab : {int64_t{4097}, int64_t{151936}, int64_t{256001}}) {
-      if (cluster == 2 && vocab == 256001) continue;  // 250 KiB parts: more than a program's shared memory
+      if (cluster == 2 && vocab == 256001) continue;   // 250 KiB parts: more than a program's shared memory
+      if (cluster == 16 && vocab == 151936) continue;  // 256001 (odd, heads) and 4097 cover the non-portable size
       ProblemOptions o = base(DType::BF16, vocab, Mode::Fused);
       o.spec.tuning = {.threads = 512, .cluster = cluster, .staging = Staging::Shared};
       o.spec.label_smoothing = cluster == 2 ? 0.1 : 0.0;
@@ -187,6 +188,10 @@ TEST_F(GpuCrossEntropy, StagedClusterFusedRows) {
       o.seed = cluster * 1000 + vocab;
       check(o);
     }
+  // f32 rows of 1 MB over 16 programs of 64 KB each (the non-portable cluster size).
+  ProblemOptions o = base(DType::F32, 256000, Mode::Fused);
+  o.spec.tuning = {.threads = 256, .cluster = 16, .staging = Staging::Shared};
+  check(o);
 }
 
 // The heuristic's own choices for rows past one program's shared memory: the rest streamed (bf16 128256), or on

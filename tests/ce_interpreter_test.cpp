@@ -285,6 +285,19 @@ TEST(CrossEntropy, StagedClusterPartsOwnTheLabelByOffset) {
   check(o);
 }
 
+// Clusters past the portable 8 programs (16, which an H100 runs once the kernel allows it), on rows that split into
+// whole vectors (parts of their own, each staged in two groups of copies) and odd rows.
+TEST(CrossEntropy, SixteenProgramClusters) {
+  for (int64_t vocab : {int64_t{4096}, int64_t{4001}}) {
+    ProblemOptions o = base(DType::BF16, vocab, Mode::Fused);
+    o.spec.tuning = {.threads = 32, .block = 64, .cluster = 16, .staging = Staging::Shared};
+    o.misaligned = vocab % 8 != 0;
+    if (o.misaligned) o.spec.alignment = Alignment::Base;
+    o.d0 = 2, o.d1 = 3;
+    check(o);
+  }
+}
+
 struct ShardCase {
   std::vector<int64_t> shards;
   double smoothing;

@@ -174,8 +174,10 @@ struct ParamInfo {
   int align = 0;
 };
 
-// The largest thread-block cluster every sm_90 GPU runs (the "portable" cluster size of the CUDA programming guide).
-inline constexpr int64_t kMaxCluster = 8;
+// The largest thread-block cluster every sm_90 GPU runs (the "portable" cluster size of the CUDA programming guide),
+// and the largest an H100 runs once the kernel allows non-portable sizes (the runtime does for larger clusters).
+inline constexpr int64_t kMaxPortableCluster = 8;
+inline constexpr int64_t kMaxCluster = 16;
 // The most groups of async copies an async_wait may leave in flight (cp.async.wait_group's count): a program stages
 // a few pieces at most.
 inline constexpr int64_t kMaxPendingGroups = 7;

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "compiler/Error.h"
+#include "compiler/ir/IR.h"
 #include "runtime/cuda/Check.h"
 #include "runtime/cuda/Context.h"
 #include "runtime/cuda/Driver.h"
@@ -69,7 +70,8 @@ std::vector<char> link_cubin(const std::string& ptx, const std::string& kernel_n
   return std::vector<char>(bytes, bytes + cubin_bytes);
 }
 
-LoadedKernel::LoadedKernel(std::span<const char> cubin, const std::string& kernel_name, int dynamic_shared_bytes)
+LoadedKernel::LoadedKernel(std::span<const char> cubin, const std::string& kernel_name, int dynamic_shared_bytes,
+                           int cluster)
     : name_(kernel_name) {
   ensure_context();
   CUmodule module = nullptr;
@@ -79,6 +81,8 @@ LoadedKernel::LoadedKernel(std::span<const char> cubin, const std::string& kerne
   registers_ = function_attribute(function_, CU_FUNC_ATTRIBUTE_NUM_REGS);
   local_bytes_ = function_attribute(function_, CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES);
   max_threads_per_block_ = function_attribute(function_, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK);
+  if (cluster > ir::kMaxPortableCluster)
+    XENT_CU_CHECK(driver().cuFuncSetAttribute(function_, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1));
   // Past 48 KiB of static and dynamic shared memory together, a launch needs the opt-in attribute set first.
   if (dynamic_shared_bytes == 0) return;
   int static_shared = function_attribute(function_, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES);

@@ -26,8 +26,10 @@ class LoadedKernel {
   // Loads `cubin` into the current context and looks up `kernel_name`. A kernel launched with more than 48 KiB of
   // dynamic shared memory must declare it here: past 48 KiB the driver refuses the launch unless
   // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES was raised first. More than the device offers (static shared
-  // memory included) is a UserError.
-  LoadedKernel(std::span<const char> cubin, const std::string& kernel_name, int dynamic_shared_bytes = 0);
+  // memory included) is a UserError. A kernel launched in thread-block clusters of more than 8 programs (the portable
+  // size) declares its `cluster` here, which allows the non-portable size.
+  LoadedKernel(std::span<const char> cubin, const std::string& kernel_name, int dynamic_shared_bytes = 0,
+               int cluster = 1);
 
   LoadedKernel(LoadedKernel&&) noexcept = default;
   LoadedKernel& operator=(LoadedKernel&&) noexcept = default;

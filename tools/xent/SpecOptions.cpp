@@ -19,8 +19,9 @@ void SpecOptions::add_to(CLI::App& command) {
   command.add_option("--threads", threads, "threads per program, a multiple of 32 (default: heuristic)");
   command.add_option("--block", block, "columns per tile when streaming a row (default: heuristic)");
   command.add_option("--unroll", unroll, "tiles of a row loaded together per step, 1-8 (default: heuristic)");
-  command.add_option("--cluster", cluster,
-                     "fused kernel: programs sharing a row as a thread-block cluster, 1-8 (sm_90; default: heuristic)");
+  command.add_option(
+      "--cluster", cluster,
+      "fused kernel: programs sharing a row as a thread-block cluster, 1-16 (sm_90; default: heuristic)");
   command.add_option("--staging", staging,
                      "where the fused kernel's row waits for its gradient walk: global (re-read, mostly from L2) or "
                      "shared (copied once into shared memory; the statistics kernel stages its row too); default: "
