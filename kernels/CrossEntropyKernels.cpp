@@ -62,17 +62,15 @@ Tuning as_built(const CrossEntropySpec& spec, CrossEntropyKernel kernel, Tuning 
 }
 
 // The cluster over which the fused kernel's heuristic splits a row too long for one program's shared memory, as
-// `xent tune` ranked them on an H100 (docs/performance.md, change 26). A row whose rest past the staged part is at most
-// a third of that part streams its rest instead (bf16 128256: 2.99 ms against 3.34 for a cluster of 4). Longer rows
-// take the fewest programs (2, 4 or 8) whose parts fit three to an SM's shared memory (bf16 151936: 4 programs,
-// 3.85 ms, against 4.06 streaming and 4.46 for 8; bf16 256000: 8 programs, 6.94 ms against 7.54-7.55), when the row
-// splits evenly into whole vectors (parts of their own, see staged_part_width). 1 otherwise, for rows that fit one
-// program, and on a GPU without clusters.
+// `xent tune` and `xent bench` ranked them on an H100 (docs/performance.md, changes 26 and 32): the fewest programs
+// (2, 4, 8 or 16) whose parts fit three to an SM's shared memory (bf16 128256: 4 programs, 2.92 ms, against 3.21 for
+// one program streaming what it cannot stage; bf16 151936: 4, 3.35 ms; bf16 256000: 8, 6.02 ms; f32 256000: 16,
+// 13.5 ms against 15.4 streaming), when the row splits evenly into whole vectors (parts of their own, see
+// staged_part_width). 1 otherwise, for rows that fit one program, and on a GPU without clusters.
 int heuristic_cluster(const CrossEntropySpec& spec) {
-  const int64_t row_bytes = staged_row_bytes(spec);
-  const int64_t staged_bytes = max_staged_row_bytes(spec);
-  if (!spec.clusters || spec.alignment != Alignment::Rows || 3 * row_bytes <= 4 * staged_bytes) return 1;
-  for (int cluster : {2, 4, 8}) {
+  if (!spec.clusters || spec.alignment != Alignment::Rows) return 1;
+  if (staged_row_bytes(spec) <= max_staged_row_bytes(spec)) return 1;
+  for (int cluster : {2, 4, 8, 16}) {
     const bool even = spec.vocab_shard % (int64_t{cluster} * vector_elements(spec.dtype)) == 0;
     if (even && 3 * (spec.vocab_shard * dtype_bytes(spec.dtype) / cluster) <= shared_memory_limit(spec)) return cluster;
   }

@@ -194,15 +194,17 @@ TEST_F(GpuCrossEntropy, StagedClusterFusedRows) {
   check(o);
 }
 
-// The heuristic's own choices for rows past one program's shared memory: the rest streamed (bf16 128256), or on
-// sm_90 clusters of 4 or 8 staging parts of their own (bf16 151936 and 256000, f32 128256 and 151936, f16 151936).
+// The heuristic's own choices for rows past one program's shared memory: on sm_90 clusters of 4, 8 or 16 programs
+// staging parts of their own (bf16 128256, 151936 and 256000, f32 128256, 151936 and 256000, f16 151936); elsewhere
+// the first 200 KiB staged and the rest streamed.
 TEST_F(GpuCrossEntropy, HeuristicLongFusedRows) {
   struct Case {
     DType dtype;
     int64_t vocab;
   };
-  for (const Case& c : {Case{DType::BF16, 128256}, Case{DType::BF16, 151936}, Case{DType::BF16, 256000},
-                        Case{DType::F32, 128256}, Case{DType::F32, 151936}, Case{DType::F16, 151936}}) {
+  for (const Case& c :
+       {Case{DType::BF16, 128256}, Case{DType::BF16, 151936}, Case{DType::BF16, 256000}, Case{DType::F32, 128256},
+        Case{DType::F32, 151936}, Case{DType::F32, 256000}, Case{DType::F16, 151936}}) {
     ProblemOptions o = base(c.dtype, c.vocab, Mode::Fused);
     o.seed = c.vocab + static_cast<int>(c.dtype);
     check(o);

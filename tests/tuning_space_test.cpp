@@ -111,11 +111,11 @@ TEST(TuningHeuristic, SplitsLongRowsOverAClusterWhereTheGpuHasThem) {
     int cluster;
   };
   for (const Case& c :
-       {Case{50257, DType::BF16, Alignment::Rows, true, 1}, Case{128256, DType::BF16, Alignment::Rows, true, 1},
-        Case{151936, DType::BF16, Alignment::Rows, true, 4}, Case{256000, DType::BF16, Alignment::Rows, true, 8},
-        Case{128256, DType::F32, Alignment::Rows, true, 8}, Case{151936, DType::BF16, Alignment::Rows, false, 1},
-        Case{151937, DType::BF16, Alignment::Base, true, 1}, Case{151944, DType::BF16, Alignment::Base, true, 1},
-        Case{256000, DType::F32, Alignment::Rows, true, 1}}) {
+       {Case{50257, DType::BF16, Alignment::Rows, true, 1}, Case{128256, DType::BF16, Alignment::Rows, true, 4},
+        Case{128256, DType::BF16, Alignment::Rows, false, 1}, Case{151936, DType::BF16, Alignment::Rows, true, 4},
+        Case{256000, DType::BF16, Alignment::Rows, true, 8}, Case{128256, DType::F32, Alignment::Rows, true, 8},
+        Case{151936, DType::BF16, Alignment::Rows, false, 1}, Case{151937, DType::BF16, Alignment::Base, true, 1},
+        Case{151944, DType::BF16, Alignment::Base, true, 1}, Case{256000, DType::F32, Alignment::Rows, true, 16}}) {
     CrossEntropySpec spec = spec_of(c.vocab, c.dtype, c.alignment);
     spec.clusters = c.clusters;
     SCOPED_TRACE(spec.canonical());
