@@ -180,12 +180,16 @@ struct RowInputs {
 };
 
 // The program's row: its index (i64), its label facts, the label's column in this shard, and where its logits start.
+// With `splits_at_label`, walks split their body around the label's group (for_each_tile): a cluster's part, whose
+// walks over shared memory issue an instruction on most cycles (Nsight Compute, docs/performance.md change 29). Other
+// rows compare every element: their loads set the pace, and one copy of the loop body compiles in half the time.
 struct Row {
   Expr index;
   LabelFacts facts;
   Expr label_column;
   RowStart logits;
   RowShape shape;
+  bool splits_at_label = false;
   // Row `index`, by default the program's index (one program per row).
   static Row begin(KernelBuilder& k, const RowInputs& in, Expr d1, Expr ignore_index, Expr vocab_offset,
                    const Constexprs& c, Expr index = {}) {
@@ -201,7 +205,8 @@ struct Row {
   Exprs walk(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, Exprs carried, const TileWalk& tile_walk,
              WalkOrder order = WalkOrder::Forward) const {
     Expr label_offset;
-    if (tile_walk.looks_for_label) label_offset = logits.head.defined() ? label_column + logits.head : label_column;
+    if (tile_walk.looks_for_label && splits_at_label)
+      label_offset = logits.head.defined() ? label_column + logits.head : label_column;
     return for_each_tile(k, shape, tuning, c, logits.head, label_offset, std::move(carried), tile_walk, order);
   }
   // The logits of a tile in fp32; -inf past the row's end.
@@ -313,13 +318,16 @@ struct StagedPiece {
   std::vector<RowPiece> groups;
 };
 
-// Starts copying `piece` into shared memory, every tile at once. A piece of two or more groups of tiles goes in two
-// groups of copies, its halves, so that the first half can be folded while the second still lands (fold_staged).
-StagedPiece start_staging(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, const RowPiece& piece) {
+// Starts copying `piece` into shared memory, every tile at once. With `in_halves`, a piece of two or more groups of
+// tiles goes in two groups of copies, so that the first half can be folded while the second still lands
+// (fold_staged): for a cluster's parts (docs/performance.md, change 30: +4-6 points at 151936 and 256000, but -2 to
+// -4 on rows one program stages, and a second copy of the statistics walk to compile).
+StagedPiece start_staging(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, const RowPiece& piece,
+                          bool in_halves) {
   const Row& row = piece.row;
   Expr staged = k.shared_alloc(row.logits.pointer.type().pointee(), row.shape.extent);
   const int64_t group = tuning.block * tuning.unroll;
-  const int64_t half = row.shape.extent / group / 2 * group;
+  const int64_t half = in_halves ? row.shape.extent / group / 2 * group : 0;
   StagedPiece out{piece, {RowPiece{row, Expr()}}};
   // The first half's offsets must all be columns (piece_of); its tiles end with it, being whole groups.
   if (half > 0 && half <= row.shape.width)
@@ -366,7 +374,7 @@ LaneStats read_row(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning&
     order = {{row, Expr()}};
   } else {
     StagedPiece in_shared = start_staging(
-        k, tuning, c, staged == row.shape.extent ? RowPiece{row, Expr()} : piece_of(k, row, {}, staged, staged));
+        k, tuning, c, staged == row.shape.extent ? RowPiece{row, Expr()} : piece_of(k, row, {}, staged, staged), false);
     if (staged < row.shape.extent) {
       RowPiece streamed = piece_of(k, row, k.constant_int(staged, ScalarType::I32), row.shape.width - staged,
                                    row.shape.extent - staged);
@@ -461,7 +469,8 @@ FusedPass cluster_staged_row(KernelBuilder& k, const CrossEntropySpec& spec, con
   const Row& p = part.row;
   Expr label_offset = p.logits.head.defined() ? p.label_column + p.logits.head : p.label_column;
   Expr owns_label = (row.label_column >= 0.0) & (label_offset >= 0.0) & (label_offset < double(width));
-  StagedPiece staged = start_staging(k, tuning, c, part);
+  part.row.splits_at_label = true;
+  StagedPiece staged = start_staging(k, tuning, c, part, true);
   LaneStats lanes = fold_staged(k, tuning, c, staged, no_statistics(k, tuning, part.row));
   RowStats mine = lanes.finish(label_logit(k, row, owns_label), owns_label, c);
   pass.stats = exchange_statistics(k, tuning, c, exchange, seat, row, mine);
