@@ -72,7 +72,8 @@ struct RowShape {
 //
 // Given the offset of the row's label (`label_offset`, i32; -1 or any offset outside the body when the row has none
 // here), the body splits around the group that holds it: only that group's tiles compare their columns with the
-// label's, so the loops over the other groups do no per-element work for it.
+// label's, so the loops over the other groups do no per-element work for it. Undefined: every tile compares, and the
+// body is one loop (one copy of its code to compile instead of three).
 //
 // A second walk over a row goes `Backward`: the body's groups from the last one down, then the tail, then the first
 // group. The columns the first walk read last are the ones still in L2, so they are re-read first; forward, every
