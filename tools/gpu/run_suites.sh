@@ -84,13 +84,13 @@ if [ "$part" != suites ]; then
 # The autotuner after the benchmarks (which therefore time the heuristic): the fused kernel's tuning space, each
 # winner against the heuristic's choice (docs/tuning.md).
 {
-  for vocab in 16032 50257 151936; do
+  for vocab in 16032 50257 128256 151936 256000; do
     "$bin/xent" tune --dtype bf16 --vocab "$vocab" --tokens 16384 --mode fused --json "$work/tune_$vocab.json"
     echo "tune V=$vocab exit: $?"
   done
   "$bin/xent" tune --show
   # The same shapes again: ops now launch the stored winners.
-  "$bin/xent" bench --mode fused --vocabs 16032,50257,151936 --json "$work/bench_fused_tuned.json"
+  "$bin/xent" bench --mode fused --vocabs 16032,50257,128256,151936,256000 --json "$work/bench_fused_tuned.json"
 } >"$work/tune.log" 2>&1
 
 # The peers in the same process on the same tensors; PyTorch is optional on the GPU machine.
