@@ -95,9 +95,9 @@ struct LaneStats {
 };
 
 // The statistics of a row from `count` (i32) partial statistics of its parts, each relative to its own max: the ranks
-// of a tensor-parallel group (a loop), or the programs of a cluster (a constant count: unrolled). `field(r, f)` loads field f (in RowStats order: m, d_rest,
-// e_label, x_label, sum_x, sum_ex) of partial r; `zero` is an f32 zero of the shape of one row's (or tile of rows')
-// statistics.
+// of a tensor-parallel group (a loop), or the programs of a cluster (a constant count: unrolled). `field(r, f)` loads
+// field f (in RowStats order: m, d_rest, e_label, x_label, sum_x, sum_ex) of partial r; `zero` is an f32 zero of the
+// shape of one row's (or tile of rows') statistics.
 using PartialField = std::function<Expr(Expr r, int f)>;
 RowStats merge_partials(Expr count, const PartialField& field, Expr zero, const Constexprs& c);
 
