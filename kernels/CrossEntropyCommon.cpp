@@ -1,6 +1,9 @@
 #include "kernels/CrossEntropyCommon.h"
 
 #include <limits>
+#include <optional>
+
+#include "compiler/passes/Rewrite.h"
 
 namespace xent::ce {
 
@@ -141,14 +144,13 @@ RowStats merge_partials(Expr count, const PartialField& field, Expr zero, const 
   // Over r = 0 .. count - 1: unrolled here when the count is a constant (a cluster's size), else a loop (a group's
   // world size). Left to LLVM, a loop of 16 stayed a loop, and the values the gradient needs after it stayed live
   // across it: 92 registers a thread for 16-program clusters, 72 unrolled.
+  const std::optional<ir::Literal> constant_count = passes::constant_value(count.value());
   auto over_partials = [&](Exprs carried, const KernelBuilder::LoopBody& body) {
-    const ir::Operation* def = count.value()->defining_op();
-    if (!def || def->kind() != ir::OpKind::Constant) {
+    if (!constant_count) {
       Expr first = k.constant_int(0, ScalarType::I32), one = k.constant_int(1, ScalarType::I32);
       return k.for_loop(first, count, one, std::move(carried), body);
     }
-    for (int64_t r = 0; r < def->attributes().literal.integer; ++r)
-      carried = body(k.constant_int(r, ScalarType::I32), carried);
+    for (int64_t r = 0; r < constant_count->integer; ++r) carried = body(k.constant_int(r, ScalarType::I32), carried);
     return carried;
   };
   Expr minus_inf = k.literal(-kInf, zero);

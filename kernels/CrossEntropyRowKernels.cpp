@@ -202,13 +202,13 @@ struct Row {
     r.shape = in.shape;
     return r;
   }
+  // Where the label sits in offsets from where the row's accesses start (its column plus the head).
+  Expr label_offset() const { return logits.head.defined() ? label_column + logits.head : label_column; }
   // Walks the row's tiles (see for_each_tile).
   Exprs walk(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, Exprs carried, const TileWalk& tile_walk,
              WalkOrder order = WalkOrder::Forward) const {
-    Expr label_offset;
-    if (tile_walk.looks_for_label && splits_at_label)
-      label_offset = logits.head.defined() ? label_column + logits.head : label_column;
-    return for_each_tile(k, shape, tuning, c, logits.head, label_offset, std::move(carried), tile_walk, order);
+    Expr split_at = tile_walk.looks_for_label && splits_at_label ? label_offset() : Expr();
+    return for_each_tile(k, shape, tuning, c, logits.head, split_at, std::move(carried), tile_walk, order);
   }
   // The logits of a tile in fp32; -inf past the row's end.
   Expr load(const Tile& tile) const {
@@ -341,7 +341,7 @@ StagedPiece start_staging(KernelBuilder& k, const Tuning& tuning, const Constexp
       return Expr();
     };
     g.row.walk(k, tuning, c, {}, {copy, [](const Tile&, Expr, const Exprs&) { return Exprs{}; }, false});
-    k.async_commit();
+    if (out.groups.size() > 1) k.async_commit();  // one group: the last wait takes every copy
     g.row.logits.pointer = destination;
   }
   out.whole.row.logits.pointer = staged;
@@ -467,8 +467,7 @@ FusedPass cluster_staged_row(KernelBuilder& k, const CrossEntropySpec& spec, con
   // Offsets below V - (C - 1) * width (what the last part holds of the row's columns) are columns in every part.
   RowPiece part = piece_of(k, row, first, spec.vocab_shard - (tuning.cluster - 1) * width, width);
   // Where the label sits in the part, in offsets from the part's start (the same in both numberings of piece_of).
-  const Row& p = part.row;
-  Expr label_offset = p.logits.head.defined() ? p.label_column + p.logits.head : p.label_column;
+  Expr label_offset = part.row.label_offset();
   Expr owns_label = (row.label_column >= 0.0) & (label_offset >= 0.0) & (label_offset < double(width));
   part.row.splits_at_label = true;
   StagedPiece staged = start_staging(k, tuning, c, part, true);
