@@ -82,12 +82,13 @@ int heuristic_cluster(const CrossEntropySpec& spec) {
 // 2% of the best staged tuning for rows up to 100 KB (bf16 16032-50264, f32 16032), and 512 threads for longer rows
 // (within 1% at bf16 65536 and 100000, f32 32000 and 50257; 256 threads lost 5-10% there). Rows past 200 KiB stream
 // their rest, which wants loads in flight: 1024 threads of one vector (change 20; two vectors or two tiles a step
-// spilled).
+// spilled). Parts of clusters of 8 or 16 programs take 128 threads (change 35: f32 256000 over 16 programs 11.61 ms
+// against 12.20 with 256; `xent tune`'s winner at bf16 256000 over 8 had 128 threads too).
 Tuning staged_tuning(const CrossEntropySpec& spec, Tuning t) {
   if (t.cluster == 0) t.cluster = heuristic_cluster(spec);
   const int64_t bytes = staged_row_bytes(spec) / t.cluster;  // a cluster's program stages its part
   const bool streams_rest = bytes > max_staged_row_bytes(spec);
-  if (t.threads == 0) t.threads = streams_rest ? 1024 : bytes > 120 * 1024 ? 512 : 256;
+  if (t.threads == 0) t.threads = streams_rest ? 1024 : t.cluster >= 8 ? 128 : bytes > 120 * 1024 ? 512 : 256;
   if (t.block == 0) t.block = int64_t{streams_rest ? 1 : 2} * vector_elements(spec.dtype) * t.threads;
   if (t.unroll == 0) t.unroll = 1;
   t.staging = Staging::Shared;

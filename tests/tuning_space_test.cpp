@@ -109,18 +109,24 @@ TEST(TuningHeuristic, SplitsLongRowsOverAClusterWhereTheGpuHasThem) {
     Alignment alignment;
     bool clusters;
     int cluster;
+    int64_t threads;
   };
-  for (const Case& c :
-       {Case{50257, DType::BF16, Alignment::Rows, true, 1}, Case{128256, DType::BF16, Alignment::Rows, true, 4},
-        Case{128256, DType::BF16, Alignment::Rows, false, 1}, Case{151936, DType::BF16, Alignment::Rows, true, 4},
-        Case{256000, DType::BF16, Alignment::Rows, true, 8}, Case{128256, DType::F32, Alignment::Rows, true, 8},
-        Case{151936, DType::BF16, Alignment::Rows, false, 1}, Case{151937, DType::BF16, Alignment::Base, true, 1},
-        Case{151944, DType::BF16, Alignment::Base, true, 1}, Case{256000, DType::F32, Alignment::Rows, true, 16}}) {
+  for (const Case& c : {Case{50257, DType::BF16, Alignment::Rows, true, 1, 256},
+                        Case{128256, DType::BF16, Alignment::Rows, true, 4, 256},
+                        Case{128256, DType::BF16, Alignment::Rows, false, 1, 1024},
+                        Case{151936, DType::BF16, Alignment::Rows, true, 4, 256},
+                        Case{256000, DType::BF16, Alignment::Rows, true, 8, 128},
+                        Case{128256, DType::F32, Alignment::Rows, true, 8, 128},
+                        Case{151936, DType::BF16, Alignment::Rows, false, 1, 1024},
+                        Case{151937, DType::BF16, Alignment::Base, true, 1, 1024},
+                        Case{151944, DType::BF16, Alignment::Base, true, 1, 1024},
+                        Case{256000, DType::F32, Alignment::Rows, true, 16, 128}}) {
     CrossEntropySpec spec = spec_of(c.vocab, c.dtype, c.alignment);
     spec.clusters = c.clusters;
     SCOPED_TRACE(spec.canonical());
     Tuning t = tuning_for(spec, CrossEntropyKernel::Fused);
     EXPECT_EQ(t.cluster, c.cluster);
+    EXPECT_EQ(t.threads, c.threads);
     EXPECT_EQ(t.staging, Staging::Shared);
     if (c.cluster > 1) {
       EXPECT_EQ(staged_part_width(spec, t) * c.cluster, c.vocab) << "parts of their own";
