@@ -245,6 +245,7 @@ class Lowering {
       case OpKind::AsyncCommit: return async_commit(b_);
       case OpKind::AsyncWait: return async_wait(b_, static_cast<int>(op.attributes().pending));
       case OpKind::ClusterBarrier: return cluster_barrier(b_, machine_);
+      case OpKind::AtomicAdd: return lower_atomic_add(op);
       case OpKind::Reduce: return op.operand(0)->type().rank() == 1 ? lower_reduce(op) : lower_reduce_2d(op);
       case OpKind::For: return lower_for(op);
       case OpKind::If: return lower_if(op);
@@ -526,6 +527,29 @@ class Lowering {
         return nullptr;
       });
     }
+  }
+
+  // Thread 0 adds for the program, between two GPU-scope fences: the barrier before puts every thread's earlier stores
+  // before its first fence, and the old value reaches the other threads through shared memory after the second
+  // (atomic_add is top-level only, so this shared word is written once).
+  void lower_atomic_add(const Operation& op) {
+    llvm::Value* pointer = slots(op.operand(0))[0];
+    llvm::Value* value = slots(op.operand(1))[0];
+    llvm::Value* old_value = shared_at(shared_array(b_.getInt32Ty(), 1), b_.getInt32(0));
+    barrier(b_);
+    branch(
+        is_thread0_,
+        [&]() -> llvm::Value* {
+          fence_gpu(b_);
+          llvm::Value* old = b_.CreateAtomicRMW(llvm::AtomicRMWInst::Add, pointer, value, llvm::MaybeAlign(4),
+                                                llvm::AtomicOrdering::Monotonic);
+          fence_gpu(b_);
+          b_.CreateStore(old, old_value);
+          return nullptr;
+        },
+        [] { return nullptr; });
+    barrier(b_);
+    define(op, {b_.CreateLoad(b_.getInt32Ty(), old_value)});
   }
 
   // A static shared array of `count` elements, private to one operation.

@@ -146,6 +146,8 @@ void copy_async_to_shared(llvm::IRBuilder<>& b, llvm::Value* shared, llvm::Value
   b.CreateIntrinsic(id, {}, {shared, global});
 }
 
+void fence_gpu(llvm::IRBuilder<>& b) { b.CreateIntrinsic(llvm::Intrinsic::nvvm_membar_gl, {}, {}); }
+
 void async_commit(llvm::IRBuilder<>& b) { b.CreateIntrinsic(llvm::Intrinsic::nvvm_cp_async_commit_group, {}, {}); }
 
 void async_wait(llvm::IRBuilder<>& b, int pending) {

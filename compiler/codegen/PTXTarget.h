@@ -61,6 +61,9 @@ void barrier(llvm::IRBuilder<>& b);
 // here. Their default .release/.acquire semantics make the memory writes before the barrier visible to the cluster's
 // reads after it. Clusters exist from sm_90 on: for an older `machine` this is a UserError.
 void cluster_barrier(llvm::IRBuilder<>& b, const llvm::TargetMachine& machine);
+// `membar.gl` (fence.sc at GPU scope): this thread's memory accesses before it are seen by every thread of the GPU
+// before its accesses after it, and what other threads made visible before theirs is seen after it.
+void fence_gpu(llvm::IRBuilder<>& b);
 // cp.async of `bytes` (4, 8 or 16) from global to shared memory; 16-byte copies bypass L1 (.cg), as the data is read
 // once.
 void copy_async_to_shared(llvm::IRBuilder<>& b, llvm::Value* shared, llvm::Value* global, int bytes);

@@ -168,6 +168,7 @@ class Machine {
       case OpKind::AddPtr: return add_pointer(in(0), in(1), *out);
       case OpKind::Load: return memory_.load(in(0), optional(1), optional(2), *out);
       case OpKind::Store: return memory_.store(in(0), in(1), optional(2));
+      case OpKind::AtomicAdd: return memory_.atomic_add(in(0), in(1), *out);
       case OpKind::SharedAlloc: return shared_alloc(op, *out);
       case OpKind::AsyncCopy: {
         Slot copied;

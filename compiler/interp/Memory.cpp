@@ -1,6 +1,7 @@
 #include "compiler/interp/Memory.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -149,6 +150,12 @@ void Memory::store(const Slot& pointers, const Slot& values, const Slot* mask) c
       std::memcpy(host_address(p[i]), &raw, sizeof raw);
     }
   });
+}
+
+void Memory::atomic_add(const Slot& pointer, const Slot& value, Slot& out) const {
+  check(pointer, nullptr, "atomic_add");
+  std::atomic_ref<int32_t> counter(*static_cast<int32_t*>(host_address(pointer.data<uint64_t>()[0])));
+  out.data<int32_t>()[0] = counter.fetch_add(value.data<int32_t>()[0], std::memory_order_acq_rel);
 }
 
 }  // namespace xent::interp

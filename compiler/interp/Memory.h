@@ -27,6 +27,9 @@ class Memory {
   // *pointers[i] = values[i] where mask[i]; values already hold numbers of the pointee type, so narrowing them to
   // 16-bit storage is exact.
   void store(const Slot& pointers, const Slot& values, const Slot* mask) const;
+  // out = *pointer, then *pointer += value, in one atomic step (i32 scalars): the programs of a cluster run on threads
+  // of their own (Interpreter.h), and the stores each made before it happen before what the others do after theirs.
+  void atomic_add(const Slot& pointer, const Slot& value, Slot& out) const;
 
  private:
   struct Range {

@@ -206,6 +206,12 @@ void KernelBuilder::async_wait(int pending, SrcLoc loc) {
   make(OpKind::AsyncWait, {}, a, std::nullopt, loc);
 }
 
+Expr KernelBuilder::atomic_add(Expr pointer, Expr value, SrcLoc loc) {
+  if (insertion_block_ != &kernel_->body())
+    user_error(loc, "'atomic_add' must be at the kernel's top level, where every thread of the program reaches it");
+  return make(OpKind::AtomicAdd, {pointer, value}, {}, std::nullopt, loc);
+}
+
 void KernelBuilder::cluster_barrier(SrcLoc loc) {
   if (insertion_block_ != &kernel_->body())
     user_error(loc,

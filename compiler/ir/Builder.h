@@ -97,6 +97,10 @@ class KernelBuilder {
   // Waits for every program of the thread-block cluster (kernel attribute "cluster"); top level only (OpKind.h).
   void cluster_barrier(SrcLoc loc = SrcLoc::current());
 
+  // Adds the scalar `value` to *pointer (global i32) once for the program and gives every thread the old value; the
+  // program's earlier stores happen before it (OpKind.h). Top level only.
+  Expr atomic_add(Expr pointer, Expr value, SrcLoc loc = SrcLoc::current());
+
   Expr reduce(ReduceKind kind, Expr tile, int axis = 0, SrcLoc loc = SrcLoc::current());
   Expr reduce_sum(Expr tile, SrcLoc loc = SrcLoc::current()) { return reduce(ReduceKind::Sum, tile, 0, loc); }
   Expr reduce_max(Expr tile, SrcLoc loc = SrcLoc::current()) { return reduce(ReduceKind::Max, tile, 0, loc); }

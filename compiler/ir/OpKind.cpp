@@ -42,6 +42,7 @@ constexpr std::array kOpTable = {
     OpInfo{"async_commit", Other, kNoAttributes, 0, true},
     OpInfo{"async_wait", Other, kPending, 0, true},
     OpInfo{"cluster_barrier", Other, kNoAttributes, 0, true},
+    OpInfo{"atomic_add", Other, kNoAttributes, 0, true},
     OpInfo{"reduce", Other, kReduction | kAxis, 0, false},
     OpInfo{"for", ControlFlow, kNoAttributes, 1, false},
     OpInfo{"if", ControlFlow, kNoAttributes, 2, false},

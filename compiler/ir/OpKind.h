@@ -33,6 +33,12 @@
 //   cluster_barrier                       waits until every program of the thread-block cluster (kernel attribute
 //                                         "cluster") arrives; orders their memory accesses before it (release) before
 //                                         those after it (acquire). Only at the kernel's top level, so all reach it.
+//   atomic_add p, v : i32                 once for the program: adds the scalar v to the i32 at p (global) and gives
+//                                         every thread the value it held before. The program's stores before it
+//                                         happen before it, and the stores that preceded other programs' atomic_add
+//                                         on p before those are seen by the program's loads after it; so a counter
+//                                         tells the last program of a grid that every other one has finished its
+//                                         stores. Only at the kernel's top level, so all threads reach it.
 //   reduce <sum|max|min> t, <axis>        fold a tile along an axis (rank 1 gives a scalar)
 //   for    lb, ub, step, inits... { ^(iv, iters...) ... yield }    counted loop with loop-carried values
 //   if     c { ... yield } else { ... yield }                      results are the yielded values
@@ -52,7 +58,7 @@ enum class OpKind : uint8_t {
   Neg, Exp, Exp2, Log, Log2, Tanh,
   Add, Sub, Mul, Div, Rem, Max, Min, And, Or,
   Cmp, Select, Cast,
-  AddPtr, Load, Store, SharedAlloc, AsyncCopy, AsyncCommit, AsyncWait, ClusterBarrier,
+  AddPtr, Load, Store, SharedAlloc, AsyncCopy, AsyncCommit, AsyncWait, ClusterBarrier, AtomicAdd,
   Reduce,
   For, If, Yield, Return,
 };

@@ -166,6 +166,14 @@ std::optional<Type> infer_result_type(OpKind kind, std::span<const Type> operand
     case OpKind::AsyncCommit:
     case OpKind::AsyncWait:
     case OpKind::ClusterBarrier: expect_count(kind, operands, 0, 0); return std::nullopt;
+    case OpKind::AtomicAdd: {
+      expect_count(kind, operands, 2, 2);
+      const Type& p = operands[0];
+      if (p.is_tile() || !p.is_pointer() || p.space() != MemorySpace::Global || p.pointee() != ScalarType::I32)
+        fail(kind, cat("needs a scalar global pointer to i32, got ", p.str()));
+      expect_same(kind, operands[1], p.with_element(ScalarType::I32), "the added value and the pointee");
+      return operands[1];
+    }
     case OpKind::Reduce: {
       expect_count(kind, operands, 1, 1);
       const Type& x = operands[0];

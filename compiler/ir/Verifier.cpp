@@ -69,6 +69,10 @@ class Verifier {
           throw Failure{&op, cat("leaves ", op.attributes().pending, " groups of copies pending; leave 0 to ",
                                  kMaxPendingGroups)};
         return typed(op);
+      case OpKind::AtomicAdd:
+        // Its lowering waits for every thread of the program, before and after the one that adds.
+        top_level(op, "where every thread reaches it");
+        return typed(op);
       case OpKind::AsyncCommit:
         // Every thread closes the same groups, so that a later wait means the same copies in all of them.
         top_level(op, "where every thread reaches it");
