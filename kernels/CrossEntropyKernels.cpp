@@ -10,14 +10,12 @@ namespace ce {
 std::unique_ptr<ir::Kernel> build_count(const CrossEntropySpec& spec);
 std::unique_ptr<ir::Kernel> build_stats(const CrossEntropySpec& spec);
 std::unique_ptr<ir::Kernel> build_combine(const CrossEntropySpec& spec);
-std::unique_ptr<ir::Kernel> build_reduce(const CrossEntropySpec& spec);
 std::unique_ptr<ir::Kernel> build_backward(const CrossEntropySpec& spec);
 std::unique_ptr<ir::Kernel> build_fused(const CrossEntropySpec& spec);
 }  // namespace ce
 
 namespace {
-constexpr std::array<std::string_view, 6> kNames = {"ce_count",  "ce_stats",    "ce_combine",
-                                                    "ce_reduce", "ce_backward", "ce_fused"};
+constexpr std::array<std::string_view, 5> kNames = {"ce_count", "ce_stats", "ce_combine", "ce_backward", "ce_fused"};
 }
 
 std::string_view kernel_name(CrossEntropyKernel kernel) { return kNames[static_cast<size_t>(kernel)]; }
@@ -33,8 +31,7 @@ CrossEntropyKernel kernel_from_name(std::string_view name) {
 
 std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec) {
   std::vector<CrossEntropyKernel> kernels = {CrossEntropyKernel::Count, CrossEntropyKernel::Stats,
-                                             CrossEntropyKernel::Combine, CrossEntropyKernel::Reduce,
-                                             CrossEntropyKernel::Backward};
+                                             CrossEntropyKernel::Combine, CrossEntropyKernel::Backward};
   if (spec.single_shard()) kernels.push_back(CrossEntropyKernel::Fused);
   return kernels;
 }
@@ -179,7 +176,6 @@ std::unique_ptr<ir::Kernel> build_kernel(CrossEntropyKernel kernel, const CrossE
     case CrossEntropyKernel::Count: return ce::build_count(spec);
     case CrossEntropyKernel::Stats: return ce::build_stats(spec);
     case CrossEntropyKernel::Combine: return ce::build_combine(spec);
-    case CrossEntropyKernel::Reduce: return ce::build_reduce(spec);
     case CrossEntropyKernel::Backward: return ce::build_backward(spec);
     case CrossEntropyKernel::Fused:
       if (!spec.single_shard())

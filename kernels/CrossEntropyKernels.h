@@ -2,17 +2,19 @@
 //
 // One op is a short sequence of these kernels on one stream (no host synchronization anywhere):
 //
-//   count     1 program    per-row validity over all rows: the reduction's scale 1/den and the bad-label count
+//   count     1 program    per-row validity over all rows: the reduction's scale 1/den and the bad-label count;
+//                          zeroes the tickets of the reduction that ends the call
 //   stats     1 per row    this shard's partial statistics of each row               (reads the logits once)
-//   combine   1 per 256 rows  merges the W ranks' partials: loss, lse, 1 - p_label, log-prob, entropy per row
-//   reduce    1 program    the reduced loss, in a fixed order (deterministic)
+//   combine   1 per 256 rows  merges the W ranks' partials: loss, lse, 1 - p_label, log-prob, entropy per row;
+//                          its last program reduces the row losses (LossReduction in CrossEntropyCommon.h)
 //   backward  1 per row    gradient from the saved lse and 1 - p_label, times the upstream gradient
 //   fused     1 per row    single shard: statistics, loss and gradient in one pass over the row, staged in shared
 //                          memory (Tuning::staging) so that the logits leave DRAM once (or a cluster of programs
-//                          per row, each holding a part of it)
+//                          per row, each holding a part of it); its last program reduces the row losses
 //
-// Forward then backward: count, stats, [exchange of partials], combine, reduce, later backward.
-// Fused (one shard):      count, fused, reduce.
+// Forward then backward: count, stats, [exchange of partials], combine, later backward.
+// Fused (one shard):      count, fused.
+// The reduced loss is summed in one fixed order for a given kernel (deterministic), by the last program to finish.
 //
 // Numbers that shape the code are constexpr parameters bound by the specialization pass (constexpr_bindings):
 // "vocab" (V), "vocab_shard" (V_r), "label_smoothing" (ε), "z_loss" (z), "reduction" (0 none, 1 sum, 2 mean),
@@ -21,19 +23,21 @@
 // Launch ABI: the parameters of each kernel, in order (a "row tensor" T is three parameters: T pointer, T_s0 and
 // T_s1, the element strides of the two leading dimensions; rows are numbered i = i0 * d1 + i1). Per-row outputs are
 // contiguous fp32 arrays of `rows` elements.
-//   count:    labels[T], mask[T]?, inv_den ptr<f32>, bad ptr<i32>, rows i64, d1 i64, ignore_index i64,
-//             normalizer f32 (sum only: < 0 means none, 0 gives a zero loss and gradient)
+//   count:    labels[T], mask[T]?, inv_den ptr<f32>, bad ptr<i32>, tickets ptr<i32>, rows i64, d1 i64,
+//             ignore_index i64, normalizer f32 (sum only: < 0 means none, 0 gives a zero loss and gradient)
 //   stats:    logits[T], labels[T], mask[T]?, partials ptr<f32> (this rank's slice), d1 i64, ignore_index i64,
 //             vocab_offset i64
 //   combine:  partials ptr<f32>, labels[T], mask[T]?, weights ptr<f32>?, loss_rows, lse, rest, logprob, entropy
-//             (ptr<f32> each), rows i64, d1 i64, ignore_index i64, world i32
-//   reduce:   loss_rows ptr<f32>, inv_den ptr<f32>, loss ptr<f32>, rows i64
+//             (ptr<f32> each), rows i64, d1 i64, ignore_index i64, world i32, inv_den ptr<f32>^, loss ptr<f32>^,
+//             tickets ptr<i32>^
 //   backward: logits[T], labels[T], mask[T]?, weights ptr<f32>?, lse ptr<f32>, rest ptr<f32>, grad_output[T] (f32),
 //             inv_den ptr<f32>, grad[T] (absent when in place), d1 i64, ignore_index i64, vocab_offset i64
 //   fused:    logits[T], labels[T], mask[T]?, weights ptr<f32>?, inv_den ptr<f32>, loss_rows, lse, rest (ptr<f32>),
 //             grad[T] (absent when in place), d1 i64, ignore_index i64, grad_scale f32,
-//             exchange ptr<f32> (rows x cluster x kPartialFields; used only with a cluster)
-// `?` marks parameters present only when the spec has a mask / weights.
+//             exchange ptr<f32> (rows x cluster x kPartialFields; used only with a cluster), rows i64^,
+//             loss ptr<f32>^, tickets ptr<i32>^
+// `?` marks parameters present only when the spec has a mask / weights, `^` those present only when it reduces
+// (reduction sum or mean).
 //
 // Row kernels run one program per row (grid = rows), so they take no row count; the fused kernel with a cluster of C
 // (Tuning::cluster, sm_90) runs C programs per row (grid = rows x C), program i holding part i % C of row i / C.
@@ -54,11 +58,11 @@
 
 namespace xent {
 
-enum class CrossEntropyKernel : uint8_t { Count, Stats, Combine, Reduce, Backward, Fused };
+enum class CrossEntropyKernel : uint8_t { Count, Stats, Combine, Backward, Fused };
 
 inline constexpr int kPartialFields = 6;
 inline constexpr int kCombineRowsPerProgram = 256;
-inline constexpr int kReduceThreads = 1024;
+inline constexpr int kCountThreads = 1024;
 // The most shared memory a kernel stages a row in: 200 KiB (the H100 sweeps of docs/performance.md stop there), or
 // less on a GPU with less (spec.shared_memory), keeping 2 KiB for the reductions' scratch.
 int64_t max_staged_row_bytes(const CrossEntropySpec& spec);

@@ -31,15 +31,9 @@ class Args {
 Launch count(const CrossEntropySpec& spec, const CrossEntropyCall& c) {
   const Workspace& w = c.workspace;
   Args a;
-  a.tensor(c.labels).tensor_if(spec.has_mask, c.mask).ptr(w.inv_den).ptr(w.bad);
+  a.tensor(c.labels).tensor_if(spec.has_mask, c.mask).ptr(w.inv_den).ptr(w.bad).ptr(w.tickets);
   a.i64(c.rows()).i64(c.d1).i64(c.ignore_index).f32(c.normalizer);
   return {CrossEntropyKernel::Count, 1, a.take(), c.rows()};
-}
-
-Launch reduce(const CrossEntropyCall& c) {
-  const Workspace& w = c.workspace;
-  return {CrossEntropyKernel::Reduce, 1, Args().ptr(w.loss_rows).ptr(w.inv_den).ptr(w.loss).i64(c.rows()).take(),
-          c.rows()};
 }
 
 void check(const CrossEntropyCall& c) {
@@ -53,7 +47,7 @@ void check(const CrossEntropyCall& c) {
 
 uint64_t workspace_bytes(int64_t rows, int world) {
   uint64_t n = static_cast<uint64_t>(rows);
-  return round_up(n * world * kPartialFields * 4) + 3 * 16 + 5 * round_up(n * 4) +
+  return round_up(n * world * kPartialFields * 4) + 4 * 16 + 5 * round_up(n * 4) +
          round_up(n * ir::kMaxCluster * kPartialFields * 4);
 }
 
@@ -69,6 +63,7 @@ Workspace carve_workspace(uint64_t base, int64_t rows, int world) {
   w.inv_den = take(4);
   w.bad = take(4);
   w.loss = take(4);
+  w.tickets = take(4);
   w.loss_rows = take(n * 4);
   w.lse = take(n * 4);
   w.rest = take(n * 4);
@@ -95,10 +90,9 @@ std::vector<Launch> plan_loss(const CrossEntropySpec& spec, const CrossEntropyCa
   a.ptr(w.partials).tensor(c.labels).tensor_if(spec.has_mask, c.mask).ptr_if(spec.has_weights, c.weights);
   a.ptr(w.loss_rows).ptr(w.lse).ptr(w.rest).ptr(w.logprob).ptr(w.entropy);
   a.i64(c.rows()).i64(c.d1).i64(c.ignore_index).i32(c.world);
+  if (spec.reduction != Reduction::None) a.ptr(w.inv_den).ptr(w.loss).ptr(w.tickets);
   int64_t programs = (c.rows() + kCombineRowsPerProgram - 1) / kCombineRowsPerProgram;
-  std::vector<Launch> launches = {{CrossEntropyKernel::Combine, programs, a.take(), c.rows()}};
-  if (spec.reduction != Reduction::None) launches.push_back(reduce(c));
-  return launches;
+  return {{CrossEntropyKernel::Combine, programs, a.take(), c.rows()}};
 }
 
 std::vector<Launch> plan_backward(const CrossEntropySpec& spec, const CrossEntropyCall& c) {
@@ -120,9 +114,8 @@ std::vector<Launch> plan_fused(const CrossEntropySpec& spec, const CrossEntropyC
   a.ptr(w.inv_den).ptr(w.loss_rows).ptr(w.lse).ptr(w.rest).tensor_if(!spec.in_place, c.grad);
   a.i64(c.d1).i64(c.ignore_index).f32(c.grad_scale);
   a.ptr(w.cluster_partials);
-  std::vector<Launch> launches = {count(spec, c), {CrossEntropyKernel::Fused, c.rows(), a.take(), c.rows()}};
-  if (spec.reduction != Reduction::None) launches.push_back(reduce(c));
-  return launches;
+  if (spec.reduction != Reduction::None) a.i64(c.rows()).ptr(w.loss).ptr(w.tickets);
+  return {count(spec, c), {CrossEntropyKernel::Fused, c.rows(), a.take(), c.rows()}};
 }
 
 }  // namespace xent

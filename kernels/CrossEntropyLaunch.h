@@ -38,12 +38,13 @@ struct RowTensorRef {
 
 // The O(rows) buffers an op works in (one float or int each, or one per row; partials for every rank).
 struct Workspace {
-  uint64_t partials = 0;                                                // world x rows x kPartialFields fp32
+  uint64_t partials = 0;          // world x rows x kPartialFields fp32
   uint64_t cluster_partials = 0;  // rows x kMaxCluster x kPartialFields fp32: the fused kernel's exchange in a cluster
-  uint64_t inv_den = 0;                                                 // 1 fp32: the reduction's scale
-  uint64_t bad = 0;                                                     // 1 i32: the out-of-range label count
+  uint64_t inv_den = 0;           // 1 fp32: the reduction's scale
+  uint64_t bad = 0;               // 1 i32: the out-of-range label count
   uint64_t loss_rows = 0, lse = 0, rest = 0, logprob = 0, entropy = 0;  // rows fp32 each
   uint64_t loss = 0;                                                    // 1 fp32: the reduced loss
+  uint64_t tickets = 0;  // 1 i32: how many programs of the call's last kernel finished (LossReduction)
 };
 
 // The workspace's size in bytes for `rows` rows and `world` ranks, and its carving from one allocation at `base`
@@ -68,11 +69,11 @@ struct CrossEntropyCall {
 
 // The launches before the exchange of partials: count, then this rank's stats into its slice of the partials.
 std::vector<Launch> plan_statistics(const CrossEntropySpec& spec, const CrossEntropyCall& call);
-// After the exchange (partials hold every rank's slice): combine, then reduce (not for `none`).
+// After the exchange (partials hold every rank's slice): combine, which also reduces the loss (not for `none`).
 std::vector<Launch> plan_loss(const CrossEntropySpec& spec, const CrossEntropyCall& call);
 // The gradient from the saved statistics and grad_output.
 std::vector<Launch> plan_backward(const CrossEntropySpec& spec, const CrossEntropyCall& call);
-// Single shard, one pass: count, fused, reduce (not for `none`).
+// Single shard, one pass: count, fused (which also reduces the loss, not for `none`).
 std::vector<Launch> plan_fused(const CrossEntropySpec& spec, const CrossEntropyCall& call);
 
 }  // namespace xent

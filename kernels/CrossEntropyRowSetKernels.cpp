@@ -1,5 +1,7 @@
-// The kernels that work on tiles of rows rather than on a row's columns: count, combine and reduce. They touch O(rows)
-// bytes, a small fraction of the logits' traffic.
+// The kernels that work on tiles of rows rather than on a row's columns (count, combine) and the reduction of the row
+// losses that ends a call (LossReduction). They touch O(rows) bytes, a small fraction of the logits' traffic.
+
+#include <optional>
 
 #include "kernels/CrossEntropyCommon.h"
 #include "kernels/CrossEntropyKernels.h"
@@ -9,22 +11,21 @@ namespace {
 
 using ir::Kernel;
 
-// Iterates over all `rows` in tiles of kRowSetTile rows; `body(row, in_range, carried)` gets the rows (i64 tile) and
-// the mask of those below `rows`. The carried values are tiles of that shape: each thread accumulates its own rows
-// and the caller reduces once after the walk, so the loop's loads do not wait on a block-wide reduction each step
-// (one reduction per 1024 rows made the count and reduce kernels of a 16384-row call take about 45 us together).
-constexpr int64_t kRowSetTile = int64_t{kReduceThreads} * 8;
+// Iterates over all `rows` in tiles of `tile` rows; `body(row, in_range, carried)` gets the rows (i64 tile) and the
+// mask of those below `rows`. The carried values are tiles of that shape: each thread accumulates its own rows and the
+// caller reduces once after the walk, so the loop's loads do not wait on a block-wide reduction each step (one
+// reduction per 1024 rows made the count and reduce kernels of a 16384-row call take about 45 us together).
 using RowTileBody = std::function<Exprs(Expr row, Expr in_range, const Exprs& carried)>;
-Exprs for_each_row_tile(KernelBuilder& k, Expr rows, Exprs carried, const RowTileBody& body) {
-  Expr zero = k.constant_int(0, ScalarType::I64), step = k.constant_int(kRowSetTile, ScalarType::I64);
+Exprs for_each_row_tile(KernelBuilder& k, Expr rows, int64_t tile, Exprs carried, const RowTileBody& body) {
+  Expr zero = k.constant_int(0, ScalarType::I64), step = k.constant_int(tile, ScalarType::I64);
   return k.for_loop(zero, rows, step, carried, [&](Expr start, const Exprs& inner) {
-    Expr row = start + k.arange(0, kRowSetTile).to(ScalarType::I64);
+    Expr row = start + k.arange(0, tile).to(ScalarType::I64);
     return body(row, row < rows, inner);
   });
 }
 
-// A tile of zeros of `type`, one per row of a for_each_row_tile step.
-Expr row_tile_zeros(KernelBuilder& k, ScalarType type) { return k.splat(k.constant(0.0, type), {kRowSetTile}); }
+// The count kernel's step: 8 rows a thread.
+constexpr int64_t kCountTile = int64_t{kCountThreads} * 8;
 
 Expr f32_param(KernelBuilder& k, const char* name) { return k.param(ir::ptr(ScalarType::F32), name); }
 
@@ -36,12 +37,13 @@ std::unique_ptr<Kernel> build_count(const CrossEntropySpec& spec) {
   RowTensor mask;
   if (spec.has_mask) mask = RowTensor::declare(k, "mask", ScalarType::I32);
   Expr inv_den = f32_param(k, "inv_den"), bad_count = k.param(ir::ptr(ScalarType::I32), "bad");
+  Expr tickets = k.param(ir::ptr(ScalarType::I32), "tickets");
   Expr rows = k.param(ir::i64(), "rows"), d1 = k.param(ir::i64(), "d1");
   Expr ignore_index = k.param(ir::i64(), "ignore_index"), normalizer = k.param(ir::f32(), "normalizer");
   Constexprs c = Constexprs::declare(k);
 
-  Expr zero = row_tile_zeros(k, ScalarType::I32), one = k.constant_int(1, ScalarType::I32);
-  Exprs counts = for_each_row_tile(k, rows, {zero, zero}, [&](Expr row, Expr in_range, const Exprs& n) {
+  Expr zero = k.splat(k.constant_int(0, ScalarType::I32), {kCountTile}), one = k.constant_int(1, ScalarType::I32);
+  Exprs counts = for_each_row_tile(k, rows, kCountTile, {zero, zero}, [&](Expr row, Expr in_range, const Exprs& n) {
     LabelFacts facts = label_facts(k, labels, spec.has_mask ? &mask : nullptr, row, d1, ignore_index, c, in_range);
     return Exprs{n[0] + k.select(facts.ok, one, zero), n[1] + k.select(facts.bad, one, zero)};
   });
@@ -53,7 +55,8 @@ std::unique_ptr<Kernel> build_count(const CrossEntropySpec& spec) {
   Expr scale = k.select(c.reduction == 2.0, mean_scale, k.select(c.reduction == 1.0, sum_scale, f_one));
   k.store(inv_den, scale);
   k.store(bad_count, k.reduce_sum(counts[1]));
-  k.set_attribute("threads", kReduceThreads);
+  k.store(tickets, k.constant_int(0, ScalarType::I32));  // for the LossReduction of the call's last kernel
+  k.set_attribute("threads", kCountThreads);
   return k.finish();
 }
 
@@ -68,6 +71,9 @@ std::unique_ptr<Kernel> build_combine(const CrossEntropySpec& spec) {
   Expr logprob_rows = f32_param(k, "logprob"), entropy_rows = f32_param(k, "entropy");
   Expr rows = k.param(ir::i64(), "rows"), d1 = k.param(ir::i64(), "d1");
   Expr ignore_index = k.param(ir::i64(), "ignore_index"), world = k.param(ir::i32(), "world");
+  std::optional<LossReduction> reduction;
+  if (spec.reduction != Reduction::None)
+    reduction = LossReduction::declare(k, loss_rows, f32_param(k, "inv_den"), rows);
   Constexprs c = Constexprs::declare(k);
 
   Expr row =
@@ -91,22 +97,31 @@ std::unique_ptr<Kernel> build_combine(const CrossEntropySpec& spec) {
   store_rows(rest_rows, global.d_rest / d);
   store_rows(logprob_rows, k.select(facts.ok, global.x_label - lse, zero));
   k.if_then(c.entropy != 0.0, [&] { store_rows(entropy_rows, lse - global.sum_ex / d); });
+  if (reduction) {
+    Expr programs = (rows + double(kCombineRowsPerProgram - 1)) / double(kCombineRowsPerProgram);
+    reduction->store_in_last_program(k, programs, kCombineRowsPerProgram);
+  }
   k.set_attribute("threads", kCombineRowsPerProgram);
   return k.finish();
 }
 
-std::unique_ptr<Kernel> build_reduce(const CrossEntropySpec&) {
-  KernelBuilder k("ce_reduce");
-  Expr loss_rows = f32_param(k, "loss_rows"), inv_den = f32_param(k, "inv_den"), loss = f32_param(k, "loss");
-  Expr rows = k.param(ir::i64(), "rows");
-  Expr zero = k.constant(0.0, ScalarType::F32);
-  Expr total = k.reduce_sum(for_each_row_tile(k, rows, {row_tile_zeros(k, ScalarType::F32)},
-                                               [&](Expr row, Expr in_range, const Exprs& acc) {
-                                                 return Exprs{acc[0] + k.load(k.addptr(loss_rows, row), in_range, zero)};
-                                               })[0]);
-  k.store(loss, total * k.load(inv_den));
-  k.set_attribute("threads", kReduceThreads);
-  return k.finish();
+LossReduction LossReduction::declare(KernelBuilder& k, Expr loss_rows, Expr inv_den, Expr rows) {
+  return {loss_rows, inv_den, f32_param(k, "loss"), k.param(ir::ptr(ScalarType::I32), "tickets"), rows};
+}
+
+void LossReduction::store_in_last_program(KernelBuilder& k, Expr programs, int64_t threads) const {
+  Expr ticket = k.atomic_add(tickets, k.constant_int(1, ScalarType::I32)).to(ScalarType::I64);
+  k.if_then(ticket == programs - 1.0, [&] {
+    // Four rows a thread a step: few registers, whatever the kernel's own walk holds.
+    const int64_t tile = 4 * threads;
+    Expr zero = k.constant(0.0, ScalarType::F32);
+    Exprs sum =
+        for_each_row_tile(k, rows, tile, {k.splat(zero, {tile})}, [&](Expr row, Expr in_range, const Exprs& acc) {
+          return Exprs{acc[0] + k.load(k.addptr(loss_rows, row), in_range, zero)};
+        });
+    k.store(loss, k.reduce_sum(sum[0]) * k.load(inv_den));
+    k.store(tickets, k.constant_int(0, ScalarType::I32));
+  });
 }
 
 }  // namespace xent::ce

@@ -5,7 +5,8 @@
 //   threads 128, 256, 512, 1024  x  tiles of 1, 2 or 4 16-byte vectors per thread (bf16: 8, 16 or 32 columns)
 //     x  1 or 2 tiles loaded per step (unroll),
 //   plus, per thread count, the whole row as one tile (block = row_extent) when the threads can hold it,
-//   plus, for the fused kernel on a GPU with thread-block clusters (spec.clusters), threads 256, 512, 1024 x clusters of 2, 4,
+//   plus, for the fused kernel on a GPU with thread-block clusters (spec.clusters), threads 256, 512, 1024 x clusters
+//   of 2, 4,
 //     8 programs per row when each program can hold its part in registers, and the same with each part staged in
 //     shared memory (two vectors a thread a tile) when it fits in 200 KiB,
 //   plus, for the fused and statistics kernels, each of those with the row staged in shared memory

@@ -1,6 +1,7 @@
 // The cross-entropy kernels, run by the interpreter, against the fp64 reference (SPEC.md's test list, CPU side).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -295,6 +296,36 @@ TEST(CrossEntropy, SixteenProgramClusters) {
     if (o.misaligned) o.spec.alignment = Alignment::Base;
     o.d0 = 2, o.d1 = 3;
     check(o);
+  }
+}
+
+// The kernel that ends a call reduces the loss in its last program, which zeroes the tickets again: a second launch of
+// it alone (no count kernel before it, as when a caller repeats finish_forward) stores the same loss.
+TEST(CrossEntropy, TheLastProgramReducesTheLossOnEveryLaunch) {
+  for (Mode mode : {Mode::Fused, Mode::ForwardBackward}) {
+    ProblemOptions o = base(DType::BF16, 1000, mode);
+    o.d0 = 3, o.d1 = 100;  // 300 rows: two combine programs
+    auto backend = interpreter_backend();
+    StagedProblem staged = stage_problem(o, *backend);
+    const StagedRank& r = staged.ranks.at(0);
+    std::vector<Launch> last = mode == Mode::Fused ? plan_fused(r.spec, r.call) : plan_statistics(r.spec, r.call);
+    if (mode != Mode::Fused)
+      for (Launch& l : plan_loss(r.spec, r.call)) last.push_back(std::move(l));
+    auto loss = [&] {
+      float value = 0;
+      backend->download(&value, r.call.workspace.loss, 4);
+      return value;
+    };
+    backend->execute(r.spec, last);
+    const float first = loss();
+    EXPECT_TRUE(std::isfinite(first) && first > 0.0f) << first;
+    const float poison = -1.0f;
+    backend->upload(r.call.workspace.loss, &poison, 4);
+    backend->execute(r.spec, {last.back()});
+    EXPECT_EQ(loss(), first) << (mode == Mode::Fused ? "fused" : "combine");
+    int32_t tickets = -1;
+    backend->download(&tickets, r.call.workspace.tickets, 4);
+    EXPECT_EQ(tickets, 0);
   }
 }
 

@@ -38,13 +38,11 @@ struct BenchOptions {
   bool vocabs_given = false, mode_given = false;  // else --tp has defaults of its own
 };
 
-// The launch-latency floor of `plan`: as many back-to-back launches of the reduce kernel over zero rows (one program
-// that stores one float), so that only the cost of launching remains. The reduce launch is plan_loss's for no rows.
+// The launch-latency floor of `plan`: as many back-to-back launches of the count kernel over zero rows (one program
+// that stores three numbers), so that only the cost of launching remains. The count launch is plan_statistics' first.
 std::vector<Launch> launch_floor(const CrossEntropySpec& spec, const std::vector<Launch>& plan, CrossEntropyCall call) {
-  CrossEntropySpec reduced = spec;
-  reduced.reduction = Reduction::Mean;
   call.d0 = 0;
-  return std::vector<Launch>(plan.size(), plan_loss(reduced, call).back());
+  return std::vector<Launch>(plan.size(), plan_statistics(spec, call).front());
 }
 
 // Mean milliseconds per enqueue of `plan`, after warm-ups.
