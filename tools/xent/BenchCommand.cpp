@@ -125,25 +125,34 @@ nlohmann::json bench_one(const BenchOptions& o, int64_t vocab, double copy_bw, C
                       {"cluster", main.cluster},
                       {"staging", to_string(main.tuning.staging)},
                       {"launches", plan.size()}};
-  if (o.latency) r["launch_floor_ms"] = time_plan(op, launch_floor(spec, plan, call), o.iterations, stream);
+  if (o.latency) {
+    const std::vector<Launch> empty = launch_floor(spec, plan, call);
+    r["launch_floor_ms"] = time_plan(op, empty, o.iterations, stream);
+    r["one_launch_ms"] = time_plan(op, {empty.front()}, o.iterations, stream);
+  }
   return r;
 }
 
-// Small batches (the inference case): the time of a step against the launch-latency floor of its launches.
+// Small batches (the inference case): the time of a step against two floors, each the larger of a launch latency and
+// the useful bytes at copy bandwidth: the latency of as many empty launches as the step makes, and of one (no step can
+// do with less).
 nlohmann::json bench_latency(const BenchOptions& o, double copy_bw, CUstream stream) {
   const int64_t vocab = o.vocabs.empty() ? 50257 : o.vocabs.front();
-  std::cout << "small batches, V = " << vocab << ": time per step against the floor of as many empty launches\n"
-            << "  rows   step us  floor us  ratio  launches\n";
+  std::cout << "small batches, V = " << vocab << ": time per step against the launch latency (as many empty launches, "
+            << "or one) or the useful bytes at copy bandwidth, whichever is longer\n"
+            << "  rows   step us  launches  their us  one us  bytes us  ratio  ratio to one\n";
   nlohmann::json results = nlohmann::json::array();
   for (int64_t rows : {1, 8, 64, 512}) {
     BenchOptions one = o;
     one.tokens = rows;
     nlohmann::json r = bench_one(one, vocab, copy_bw, stream);
     r["rows"] = rows;
-    double step = r["ms"].get<double>() * 1e3, floor = r["launch_floor_ms"].get<double>() * 1e3;
-    std::cout << std::setw(6) << rows << std::setw(10) << std::setprecision(1) << step << std::setw(10) << floor
-              << std::setw(7) << std::setprecision(2) << step / floor << std::setw(10) << r["launches"].get<size_t>()
-              << "\n";
+    double step = r["ms"].get<double>() * 1e3, launches = r["launch_floor_ms"].get<double>() * 1e3;
+    double single = r["one_launch_ms"].get<double>() * 1e3, bytes = r["floor_ms"].get<double>() * 1e3;
+    std::cout << std::setw(6) << rows << std::setw(10) << std::setprecision(1) << step << std::setw(10)
+              << r["launches"].get<size_t>() << std::setw(10) << launches << std::setw(8) << single << std::setw(10)
+              << bytes << std::setw(7) << std::setprecision(2) << step / std::max(launches, bytes) << std::setw(14)
+              << step / std::max(single, bytes) << "\n";
     results.push_back(r);
   }
   return results;
