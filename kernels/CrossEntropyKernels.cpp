@@ -10,12 +10,14 @@ namespace ce {
 std::unique_ptr<ir::Kernel> build_count(const CrossEntropySpec& spec);
 std::unique_ptr<ir::Kernel> build_stats(const CrossEntropySpec& spec);
 std::unique_ptr<ir::Kernel> build_combine(const CrossEntropySpec& spec);
+std::unique_ptr<ir::Kernel> build_reduce(const CrossEntropySpec& spec);
 std::unique_ptr<ir::Kernel> build_backward(const CrossEntropySpec& spec);
 std::unique_ptr<ir::Kernel> build_fused(const CrossEntropySpec& spec);
 }  // namespace ce
 
 namespace {
-constexpr std::array<std::string_view, 5> kNames = {"ce_count", "ce_stats", "ce_combine", "ce_backward", "ce_fused"};
+constexpr std::array<std::string_view, 6> kNames = {"ce_count",  "ce_stats",    "ce_combine",
+                                                    "ce_reduce", "ce_backward", "ce_fused"};
 }
 
 std::string_view kernel_name(CrossEntropyKernel kernel) { return kNames[static_cast<size_t>(kernel)]; }
@@ -32,6 +34,8 @@ CrossEntropyKernel kernel_from_name(std::string_view name) {
 std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec) {
   std::vector<CrossEntropyKernel> kernels = {CrossEntropyKernel::Count, CrossEntropyKernel::Stats,
                                              CrossEntropyKernel::Combine, CrossEntropyKernel::Backward};
+  // The fused kernel leaves the loss of calls on many rows to the reduce kernel (plan_fused).
+  if (spec.single_shard() && spec.reduction != Reduction::None) kernels.push_back(CrossEntropyKernel::Reduce);
   if (spec.single_shard()) kernels.push_back(CrossEntropyKernel::Fused);
   return kernels;
 }
@@ -176,6 +180,7 @@ std::unique_ptr<ir::Kernel> build_kernel(CrossEntropyKernel kernel, const CrossE
     case CrossEntropyKernel::Count: return ce::build_count(spec);
     case CrossEntropyKernel::Stats: return ce::build_stats(spec);
     case CrossEntropyKernel::Combine: return ce::build_combine(spec);
+    case CrossEntropyKernel::Reduce: return ce::build_reduce(spec);
     case CrossEntropyKernel::Backward: return ce::build_backward(spec);
     case CrossEntropyKernel::Fused:
       if (!spec.single_shard())

@@ -36,6 +36,12 @@ Launch count(const CrossEntropySpec& spec, const CrossEntropyCall& c) {
   return {CrossEntropyKernel::Count, 1, a.take(), c.rows()};
 }
 
+Launch reduce(const CrossEntropyCall& c) {
+  const Workspace& w = c.workspace;
+  return {CrossEntropyKernel::Reduce, 1, Args().ptr(w.loss_rows).ptr(w.inv_den).ptr(w.loss).i64(c.rows()).take(),
+          c.rows()};
+}
+
 void check(const CrossEntropyCall& c) {
   if (c.d0 < 0 || c.d1 < 1)
     throw UserError(cat("rows: leading dimensions must be d0 >= 0 and d1 >= 1, got ", c.d0, " x ", c.d1));
@@ -114,8 +120,11 @@ std::vector<Launch> plan_fused(const CrossEntropySpec& spec, const CrossEntropyC
   a.ptr(w.inv_den).ptr(w.loss_rows).ptr(w.lse).ptr(w.rest).tensor_if(!spec.in_place, c.grad);
   a.i64(c.d1).i64(c.ignore_index).f32(c.grad_scale);
   a.ptr(w.cluster_partials);
-  if (spec.reduction != Reduction::None) a.i64(c.rows()).ptr(w.loss).ptr(w.tickets);
-  return {count(spec, c), {CrossEntropyKernel::Fused, c.rows(), a.take(), c.rows()}};
+  const bool reduces_loss = c.rows() <= kMaxRowsReducedByFusedKernel;
+  if (spec.reduction != Reduction::None) a.i64(c.rows()).ptr(w.loss).ptr(w.tickets).i32(reduces_loss ? 1 : 0);
+  std::vector<Launch> launches = {count(spec, c), {CrossEntropyKernel::Fused, c.rows(), a.take(), c.rows()}};
+  if (spec.reduction != Reduction::None && !reduces_loss) launches.push_back(reduce(c));
+  return launches;
 }
 
 }  // namespace xent

@@ -73,7 +73,8 @@ std::vector<Launch> plan_statistics(const CrossEntropySpec& spec, const CrossEnt
 std::vector<Launch> plan_loss(const CrossEntropySpec& spec, const CrossEntropyCall& call);
 // The gradient from the saved statistics and grad_output.
 std::vector<Launch> plan_backward(const CrossEntropySpec& spec, const CrossEntropyCall& call);
-// Single shard, one pass: count, fused (which also reduces the loss, not for `none`).
+// Single shard, one pass: count, fused, then reduce (not for `none`); on up to kMaxRowsReducedByFusedKernel rows the
+// fused kernel reduces the loss itself.
 std::vector<Launch> plan_fused(const CrossEntropySpec& spec, const CrossEntropyCall& call);
 
 }  // namespace xent

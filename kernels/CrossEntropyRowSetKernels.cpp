@@ -1,5 +1,5 @@
-// The kernels that work on tiles of rows rather than on a row's columns (count, combine) and the reduction of the row
-// losses that ends a call (LossReduction). They touch O(rows) bytes, a small fraction of the logits' traffic.
+// The kernels that work on tiles of rows rather than on a row's columns (count, combine, reduce) and the reduction of
+// the row losses that ends a call (LossReduction). They touch O(rows) bytes, a small fraction of the logits' traffic.
 
 #include <optional>
 
@@ -24,8 +24,17 @@ Exprs for_each_row_tile(KernelBuilder& k, Expr rows, int64_t tile, Exprs carried
   });
 }
 
-// The count kernel's step: 8 rows a thread.
-constexpr int64_t kCountTile = int64_t{kCountThreads} * 8;
+// The count and reduce kernels' step: 8 rows a thread.
+constexpr int64_t kRowSetTile = int64_t{kRowSetThreads} * 8;
+
+// Σ loss_rows[0, rows) in one fixed order: per thread over steps of `tile` rows, then across the program.
+Expr sum_row_losses(KernelBuilder& k, Expr loss_rows, Expr rows, int64_t tile) {
+  Expr zero = k.constant(0.0, ScalarType::F32);
+  Exprs sum = for_each_row_tile(k, rows, tile, {k.splat(zero, {tile})}, [&](Expr row, Expr in_range, const Exprs& acc) {
+    return Exprs{acc[0] + k.load(k.addptr(loss_rows, row), in_range, zero)};
+  });
+  return k.reduce_sum(sum[0]);
+}
 
 Expr f32_param(KernelBuilder& k, const char* name) { return k.param(ir::ptr(ScalarType::F32), name); }
 
@@ -42,8 +51,8 @@ std::unique_ptr<Kernel> build_count(const CrossEntropySpec& spec) {
   Expr ignore_index = k.param(ir::i64(), "ignore_index"), normalizer = k.param(ir::f32(), "normalizer");
   Constexprs c = Constexprs::declare(k);
 
-  Expr zero = k.splat(k.constant_int(0, ScalarType::I32), {kCountTile}), one = k.constant_int(1, ScalarType::I32);
-  Exprs counts = for_each_row_tile(k, rows, kCountTile, {zero, zero}, [&](Expr row, Expr in_range, const Exprs& n) {
+  Expr zero = k.splat(k.constant_int(0, ScalarType::I32), {kRowSetTile}), one = k.constant_int(1, ScalarType::I32);
+  Exprs counts = for_each_row_tile(k, rows, kRowSetTile, {zero, zero}, [&](Expr row, Expr in_range, const Exprs& n) {
     LabelFacts facts = label_facts(k, labels, spec.has_mask ? &mask : nullptr, row, d1, ignore_index, c, in_range);
     return Exprs{n[0] + k.select(facts.ok, one, zero), n[1] + k.select(facts.bad, one, zero)};
   });
@@ -56,7 +65,7 @@ std::unique_ptr<Kernel> build_count(const CrossEntropySpec& spec) {
   k.store(inv_den, scale);
   k.store(bad_count, k.reduce_sum(counts[1]));
   k.store(tickets, k.constant_int(0, ScalarType::I32));  // for the LossReduction of the call's last kernel
-  k.set_attribute("threads", kCountThreads);
+  k.set_attribute("threads", kRowSetThreads);
   return k.finish();
 }
 
@@ -113,15 +122,18 @@ void LossReduction::store_in_last_program(KernelBuilder& k, Expr programs, int64
   Expr ticket = k.atomic_add(tickets, k.constant_int(1, ScalarType::I32)).to(ScalarType::I64);
   k.if_then(ticket == programs - 1.0, [&] {
     // Four rows a thread a step: few registers, whatever the kernel's own walk holds.
-    const int64_t tile = 4 * threads;
-    Expr zero = k.constant(0.0, ScalarType::F32);
-    Exprs sum =
-        for_each_row_tile(k, rows, tile, {k.splat(zero, {tile})}, [&](Expr row, Expr in_range, const Exprs& acc) {
-          return Exprs{acc[0] + k.load(k.addptr(loss_rows, row), in_range, zero)};
-        });
-    k.store(loss, k.reduce_sum(sum[0]) * k.load(inv_den));
+    k.store(loss, sum_row_losses(k, loss_rows, rows, 4 * threads) * k.load(inv_den));
     k.store(tickets, k.constant_int(0, ScalarType::I32));
   });
+}
+
+std::unique_ptr<Kernel> build_reduce(const CrossEntropySpec&) {
+  KernelBuilder k("ce_reduce");
+  Expr loss_rows = f32_param(k, "loss_rows"), inv_den = f32_param(k, "inv_den"), loss = f32_param(k, "loss");
+  Expr rows = k.param(ir::i64(), "rows");
+  k.store(loss, sum_row_losses(k, loss_rows, rows, kRowSetTile) * k.load(inv_den));
+  k.set_attribute("threads", kRowSetThreads);
+  return k.finish();
 }
 
 }  // namespace xent::ce

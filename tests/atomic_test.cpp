@@ -71,8 +71,14 @@ TEST(AtomicAdd, RulesNameWhatToChange) {
   KernelBuilder k("rules");
   Expr counter = k.param(ptr(ScalarType::I32), "counter"), reals = k.param(ptr(ScalarType::F32), "reals");
   Expr one = k.constant_int(1, ScalarType::I32);
-  std::string message = user_error([&] { k.if_then(k.program_id(0) == 0.0, [&] { k.atomic_add(counter, one); }); });
-  EXPECT_TRUE(contains(message, "top level")) << message;
+  Expr zero = k.constant_int(0, ScalarType::I32);
+  std::string message = user_error([&] {
+    k.for_loop(zero, one, one, {}, [&](Expr, const Exprs&) {
+      k.atomic_add(counter, one);
+      return Exprs{};
+    });
+  });
+  EXPECT_TRUE(contains(message, "must not be inside a loop")) << message;
   message = user_error([&] { k.atomic_add(reals, k.constant(1.0, ScalarType::F32)); });
   EXPECT_TRUE(contains(message, "needs a scalar global pointer to i32")) << message;
   message = user_error([&] { k.atomic_add(k.addptr(counter, k.arange(0, 4)), k.splat(one, {4})); });

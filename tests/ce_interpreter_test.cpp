@@ -299,12 +299,14 @@ TEST(CrossEntropy, SixteenProgramClusters) {
   }
 }
 
-// The kernel that ends a call reduces the loss in its last program, which zeroes the tickets again: a second launch of
-// it alone (no count kernel before it, as when a caller repeats finish_forward) stores the same loss.
+// The kernel that ends a call (combine; fused on few rows) reduces the loss in its last program, which zeroes the
+// tickets again: a second launch of it alone (no count kernel before it, as when a caller repeats finish_forward)
+// stores the same loss.
 TEST(CrossEntropy, TheLastProgramReducesTheLossOnEveryLaunch) {
   for (Mode mode : {Mode::Fused, Mode::ForwardBackward}) {
     ProblemOptions o = base(DType::BF16, 1000, mode);
-    o.d0 = 3, o.d1 = 100;  // 300 rows: two combine programs
+    o.d0 = 3;
+    o.d1 = mode == Mode::Fused ? kMaxRowsReducedByFusedKernel / 3 : 100;  // 300 rows: two combine programs
     auto backend = interpreter_backend();
     StagedProblem staged = stage_problem(o, *backend);
     const StagedRank& r = staged.ranks.at(0);
@@ -326,6 +328,22 @@ TEST(CrossEntropy, TheLastProgramReducesTheLossOnEveryLaunch) {
     int32_t tickets = -1;
     backend->download(&tickets, r.call.workspace.tickets, 4);
     EXPECT_EQ(tickets, 0);
+  }
+}
+
+// Fused calls on more rows leave the loss to the reduce kernel; both ways agree with the reference.
+TEST(CrossEntropy, FusedCallsOnManyRowsLeaveTheLossToTheReduceKernel) {
+  for (int64_t rows : {kMaxRowsReducedByFusedKernel, kMaxRowsReducedByFusedKernel + 1}) {
+    ProblemOptions o = base(DType::F32, 300, Mode::Fused);
+    o.d1 = rows;
+    CrossEntropyCall call;
+    call.d1 = rows;
+    call.d0 = 1;
+    const std::vector<Launch> plan = plan_fused(o.spec, call);
+    EXPECT_EQ(plan.size(), rows > kMaxRowsReducedByFusedKernel ? 3u : 2u) << rows;
+    EXPECT_EQ(plan.back().kernel,
+              rows > kMaxRowsReducedByFusedKernel ? CrossEntropyKernel::Reduce : CrossEntropyKernel::Fused);
+    check(o);
   }
 }
 

@@ -135,7 +135,7 @@ TEST(TuningHeuristic, SplitsLongRowsOverAClusterWhereTheGpuHasThem) {
 }
 
 TEST(TuningCandidates, NoneForKernelsThatTakeNoTuning) {
-  for (CrossEntropyKernel kernel : {CrossEntropyKernel::Count, CrossEntropyKernel::Combine})
+  for (CrossEntropyKernel kernel : {CrossEntropyKernel::Count, CrossEntropyKernel::Combine, CrossEntropyKernel::Reduce})
     EXPECT_TRUE(tuning_candidates(spec_of(18992), kernel).empty()) << kernel_name(kernel);
 }
 

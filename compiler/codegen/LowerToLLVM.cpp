@@ -531,7 +531,7 @@ class Lowering {
 
   // Thread 0 adds for the program, between two GPU-scope fences: the barrier before puts every thread's earlier stores
   // before its first fence, and the old value reaches the other threads through shared memory after the second
-  // (atomic_add is top-level only, so this shared word is written once).
+  // (atomic_add is never inside a loop, so this shared word is written at most once).
   void lower_atomic_add(const Operation& op) {
     llvm::Value* pointer = slots(op.operand(0))[0];
     llvm::Value* value = slots(op.operand(1))[0];

@@ -98,7 +98,7 @@ class KernelBuilder {
   void cluster_barrier(SrcLoc loc = SrcLoc::current());
 
   // Adds the scalar `value` to *pointer (global i32) once for the program and gives every thread the old value; the
-  // program's earlier stores happen before it (OpKind.h). Top level only.
+  // program's earlier stores happen before it (OpKind.h). Not inside a loop.
   Expr atomic_add(Expr pointer, Expr value, SrcLoc loc = SrcLoc::current());
 
   Expr reduce(ReduceKind kind, Expr tile, int axis = 0, SrcLoc loc = SrcLoc::current());

@@ -38,7 +38,8 @@
 //                                         happen before it, and the stores that preceded other programs' atomic_add
 //                                         on p before those are seen by the program's loads after it; so a counter
 //                                         tells the last program of a grid that every other one has finished its
-//                                         stores. Only at the kernel's top level, so all threads reach it.
+//                                         stores. Not inside a loop (inside an `if` all threads of a program take
+//                                         the same branch).
 //   reduce <sum|max|min> t, <axis>        fold a tile along an axis (rank 1 gives a scalar)
 //   for    lb, ub, step, inits... { ^(iv, iters...) ... yield }    counted loop with loop-carried values
 //   if     c { ... yield } else { ... yield }                      results are the yielded values
