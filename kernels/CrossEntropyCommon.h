@@ -112,18 +112,6 @@ Expr log_sum_exp(Expr m, Expr d);
 // m, or 0 when m is -inf, so that exp(x - m) is 0 rather than NaN for -inf entries.
 Expr safe_max(Expr m);
 
-// The reduced loss, computed by the kernel that ends a call (combine, fused) when the spec reduces, so that a call
-// launches no kernel for it: the last of the kernel's programs to finish (told so by a ticket from atomic_add on
-// `tickets`, which the count kernel zeroes) sums the `rows` row losses in one fixed order (the same every run),
-// stores the sum times *inv_den at *loss, and zeroes the tickets again for the kernel's next launch.
-struct LossReduction {
-  Expr loss_rows, inv_den, loss, tickets, rows;  // ptr<f32> x3, ptr<i32>, i64
-  // Declares `loss` and `tickets` (the kernel already has the others).
-  static LossReduction declare(KernelBuilder& k, Expr loss_rows, Expr inv_den, Expr rows);
-  // At the kernel's end: `programs` (i64) is the grid's size, `threads` the kernel's threads per program.
-  void store_in_last_program(KernelBuilder& k, Expr programs, int64_t threads) const;
-};
-
 // The gradient of a tile (before rounding): scale · (p − ε/V − (1 − ε)·onehot + 2z·lse·p), the label's element
 // formed as −(1 − ε)·rest + ε·p − ε/V + 2z·lse·p without cancellation; `rest` = 1 − p_label; `is_label` undefined
 // where the tile cannot hold the label's column. For rows that are ok: the others' gradient is exactly 0, whatever

@@ -33,9 +33,8 @@ CrossEntropyKernel kernel_from_name(std::string_view name) {
 
 std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec) {
   std::vector<CrossEntropyKernel> kernels = {CrossEntropyKernel::Count, CrossEntropyKernel::Stats,
-                                             CrossEntropyKernel::Combine, CrossEntropyKernel::Backward};
-  // The fused kernel leaves the loss of calls on many rows to the reduce kernel (plan_fused).
-  if (spec.single_shard() && spec.reduction != Reduction::None) kernels.push_back(CrossEntropyKernel::Reduce);
+                                             CrossEntropyKernel::Combine, CrossEntropyKernel::Reduce,
+                                             CrossEntropyKernel::Backward};
   if (spec.single_shard()) kernels.push_back(CrossEntropyKernel::Fused);
   return kernels;
 }

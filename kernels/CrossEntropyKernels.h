@@ -3,21 +3,21 @@
 // One op is a short sequence of these kernels on one stream (no host synchronization anywhere):
 //
 //   count     1 program    per-row validity over all rows: the reduction's scale 1/den and the bad-label count;
-//                          zeroes the tickets of the reduction that ends the call
+//                          zeroes the tickets of combine's loss reduction
 //   stats     1 per row    this shard's partial statistics of each row               (reads the logits once)
 //   combine   1 per 256 rows  merges the W ranks' partials: loss, lse, 1 - p_label, log-prob, entropy per row;
 //                          its last program reduces the row losses (LossReduction in CrossEntropyCommon.h)
-//   reduce    1 program    the reduced loss of a fused call on many rows, in a fixed order (deterministic)
+//   reduce    1 program    the reduced loss of a fused call, in a fixed order (deterministic)
 //   backward  1 per row    gradient from the saved lse and 1 - p_label, times the upstream gradient
 //   fused     1 per row    single shard: statistics, loss and gradient in one pass over the row, staged in shared
 //                          memory (Tuning::staging) so that the logits leave DRAM once (or a cluster of programs
-//                          per row, each holding a part of it); on few rows its last program reduces the row
-//                          losses
+//                          per row, each holding a part of it)
 //
 // Forward then backward: count, stats, [exchange of partials], combine, later backward.
-// Fused (one shard):      count, fused, reduce (count, fused up to kMaxRowsReducedByFusedKernel rows).
-// The reduced loss is summed in one fixed order for a given kernel (deterministic), by the reduce kernel or the last
-// program to finish.
+// Fused (one shard):      count, fused, reduce. (The fused kernel does not reduce the loss itself as combine does:
+//                         the fences of LossReduction cost it 8-13% of its bandwidth, and 4-6% even unexecuted;
+//                         docs/performance.md, change 36.)
+// The reduced loss is summed in one fixed order for a given kernel (deterministic).
 //
 // Numbers that shape the code are constexpr parameters bound by the specialization pass (constexpr_bindings):
 // "vocab" (V), "vocab_shard" (V_r), "label_smoothing" (ε), "z_loss" (z), "reduction" (0 none, 1 sum, 2 mean),
@@ -38,9 +38,7 @@
 //             inv_den ptr<f32>, grad[T] (absent when in place), d1 i64, ignore_index i64, vocab_offset i64
 //   fused:    logits[T], labels[T], mask[T]?, weights ptr<f32>?, inv_den ptr<f32>, loss_rows, lse, rest (ptr<f32>),
 //             grad[T] (absent when in place), d1 i64, ignore_index i64, grad_scale f32,
-//             exchange ptr<f32> (rows x cluster x kPartialFields; used only with a cluster), rows i64^,
-//             loss ptr<f32>^, tickets ptr<i32>^, reduces_loss i32^ (1: this launch reduces the loss, 0: a reduce
-//             launch follows)
+//             exchange ptr<f32> (rows x cluster x kPartialFields; used only with a cluster)
 // `?` marks parameters present only when the spec has a mask / weights, `^` those present only when it reduces
 // (reduction sum or mean).
 //
@@ -68,11 +66,6 @@ enum class CrossEntropyKernel : uint8_t { Count, Stats, Combine, Reduce, Backwar
 inline constexpr int kPartialFields = 6;
 inline constexpr int kCombineRowsPerProgram = 256;
 inline constexpr int kRowSetThreads = 1024;  // the count and reduce kernels' one program
-// The most rows a fused call reduces its loss in for itself (in its last program, LossReduction), making no reduce
-// launch: on an H100 a fused call on 1-64 rows took 1-2 us less so, while on 16384 rows the fused kernel ran 8-13%
-// slower, its programs holding their SM while the ticket's fences wait for their stores (docs/performance.md,
-// change 36).
-inline constexpr int64_t kMaxRowsReducedByFusedKernel = 64;
 // The most shared memory a kernel stages a row in: 200 KiB (the H100 sweeps of docs/performance.md stop there), or
 // less on a GPU with less (spec.shared_memory), keeping 2 KiB for the reductions' scratch.
 int64_t max_staged_row_bytes(const CrossEntropySpec& spec);

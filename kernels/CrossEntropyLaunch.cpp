@@ -120,10 +120,8 @@ std::vector<Launch> plan_fused(const CrossEntropySpec& spec, const CrossEntropyC
   a.ptr(w.inv_den).ptr(w.loss_rows).ptr(w.lse).ptr(w.rest).tensor_if(!spec.in_place, c.grad);
   a.i64(c.d1).i64(c.ignore_index).f32(c.grad_scale);
   a.ptr(w.cluster_partials);
-  const bool reduces_loss = c.rows() <= kMaxRowsReducedByFusedKernel;
-  if (spec.reduction != Reduction::None) a.i64(c.rows()).ptr(w.loss).ptr(w.tickets).i32(reduces_loss ? 1 : 0);
   std::vector<Launch> launches = {count(spec, c), {CrossEntropyKernel::Fused, c.rows(), a.take(), c.rows()}};
-  if (spec.reduction != Reduction::None && !reduces_loss) launches.push_back(reduce(c));
+  if (spec.reduction != Reduction::None) launches.push_back(reduce(c));
   return launches;
 }
 

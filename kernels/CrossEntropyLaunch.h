@@ -44,7 +44,7 @@ struct Workspace {
   uint64_t bad = 0;               // 1 i32: the out-of-range label count
   uint64_t loss_rows = 0, lse = 0, rest = 0, logprob = 0, entropy = 0;  // rows fp32 each
   uint64_t loss = 0;                                                    // 1 fp32: the reduced loss
-  uint64_t tickets = 0;  // 1 i32: how many programs of the call's last kernel finished (LossReduction)
+  uint64_t tickets = 0;  // 1 i32: how many combine programs finished (LossReduction)
 };
 
 // The workspace's size in bytes for `rows` rows and `world` ranks, and its carving from one allocation at `base`
@@ -73,8 +73,7 @@ std::vector<Launch> plan_statistics(const CrossEntropySpec& spec, const CrossEnt
 std::vector<Launch> plan_loss(const CrossEntropySpec& spec, const CrossEntropyCall& call);
 // The gradient from the saved statistics and grad_output.
 std::vector<Launch> plan_backward(const CrossEntropySpec& spec, const CrossEntropyCall& call);
-// Single shard, one pass: count, fused, then reduce (not for `none`); on up to kMaxRowsReducedByFusedKernel rows the
-// fused kernel reduces the loss itself.
+// Single shard, one pass: count, fused, reduce (not for `none`).
 std::vector<Launch> plan_fused(const CrossEntropySpec& spec, const CrossEntropyCall& call);
 
 }  // namespace xent

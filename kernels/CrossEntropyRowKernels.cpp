@@ -533,12 +533,6 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   Expr grad_scale = k.param(ir::f32(), "grad_scale");
   // Always a parameter, so that every tuning of the kernel has one ABI (a stored `xent tune` winner may use a cluster).
   Expr exchange = k.param(ir::ptr(ScalarType::F32), "exchange");
-  std::optional<LossReduction> reduction;
-  Expr reduces_loss;  // whether this launch reduces the loss (few rows) or a reduce launch follows (plan_fused)
-  if (spec.reduction != Reduction::None) {
-    reduction = LossReduction::declare(k, loss_rows, inv_den, k.param(ir::i64(), "rows"));
-    reduces_loss = k.param(ir::i32(), "reduces_loss");
-  }
   Constexprs c = Constexprs::declare(k);
 
   FusedPass pass = tuning.cluster == 1 ? stream_row(k, spec, tuning, in, d1, ignore_index, c)
@@ -573,9 +567,6 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
     g = k.select(row.facts.ok, g, k.literal(0.0, g));  // zeros for rows that are not ok, whatever their logits
     k.store(k.addptr(grad_start, pass.part.offsets), g.to(grad_start.type().pointee()), pass.part.in_row);
   }
-  if (reduction)
-    k.if_then(reduces_loss != 0.0,
-              [&] { reduction->store_in_last_program(k, reduction->rows * double(tuning.cluster), tuning.threads); });
   k.set_attribute("threads", tuning.threads);
   k.set_attribute("cluster", tuning.cluster);
   return k.finish();

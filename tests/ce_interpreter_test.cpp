@@ -299,52 +299,32 @@ TEST(CrossEntropy, SixteenProgramClusters) {
   }
 }
 
-// The kernel that ends a call (combine; fused on few rows) reduces the loss in its last program, which zeroes the
-// tickets again: a second launch of it alone (no count kernel before it, as when a caller repeats finish_forward)
-// stores the same loss.
-TEST(CrossEntropy, TheLastProgramReducesTheLossOnEveryLaunch) {
-  for (Mode mode : {Mode::Fused, Mode::ForwardBackward}) {
-    ProblemOptions o = base(DType::BF16, 1000, mode);
-    o.d0 = 3;
-    o.d1 = mode == Mode::Fused ? kMaxRowsReducedByFusedKernel / 3 : 100;  // 300 rows: two combine programs
-    auto backend = interpreter_backend();
-    StagedProblem staged = stage_problem(o, *backend);
-    const StagedRank& r = staged.ranks.at(0);
-    std::vector<Launch> last = mode == Mode::Fused ? plan_fused(r.spec, r.call) : plan_statistics(r.spec, r.call);
-    if (mode != Mode::Fused)
-      for (Launch& l : plan_loss(r.spec, r.call)) last.push_back(std::move(l));
-    auto loss = [&] {
-      float value = 0;
-      backend->download(&value, r.call.workspace.loss, 4);
-      return value;
-    };
-    backend->execute(r.spec, last);
-    const float first = loss();
-    EXPECT_TRUE(std::isfinite(first) && first > 0.0f) << first;
-    const float poison = -1.0f;
-    backend->upload(r.call.workspace.loss, &poison, 4);
-    backend->execute(r.spec, {last.back()});
-    EXPECT_EQ(loss(), first) << (mode == Mode::Fused ? "fused" : "combine");
-    int32_t tickets = -1;
-    backend->download(&tickets, r.call.workspace.tickets, 4);
-    EXPECT_EQ(tickets, 0);
-  }
-}
-
-// Fused calls on more rows leave the loss to the reduce kernel; both ways agree with the reference.
-TEST(CrossEntropy, FusedCallsOnManyRowsLeaveTheLossToTheReduceKernel) {
-  for (int64_t rows : {kMaxRowsReducedByFusedKernel, kMaxRowsReducedByFusedKernel + 1}) {
-    ProblemOptions o = base(DType::F32, 300, Mode::Fused);
-    o.d1 = rows;
-    CrossEntropyCall call;
-    call.d1 = rows;
-    call.d0 = 1;
-    const std::vector<Launch> plan = plan_fused(o.spec, call);
-    EXPECT_EQ(plan.size(), rows > kMaxRowsReducedByFusedKernel ? 3u : 2u) << rows;
-    EXPECT_EQ(plan.back().kernel,
-              rows > kMaxRowsReducedByFusedKernel ? CrossEntropyKernel::Reduce : CrossEntropyKernel::Fused);
-    check(o);
-  }
+// The combine kernel reduces the loss in its last program, which zeroes the tickets again: a second launch of it
+// alone (no count kernel before it, as when a caller repeats finish_forward) stores the same loss.
+TEST(CrossEntropy, CombinesLastProgramReducesTheLossOnEveryLaunch) {
+  ProblemOptions o = base(DType::BF16, 1000, Mode::ForwardBackward);
+  o.d0 = 3, o.d1 = 100;  // 300 rows: two combine programs
+  auto backend = interpreter_backend();
+  StagedProblem staged = stage_problem(o, *backend);
+  const StagedRank& r = staged.ranks.at(0);
+  std::vector<Launch> forward = plan_statistics(r.spec, r.call);
+  for (Launch& l : plan_loss(r.spec, r.call)) forward.push_back(std::move(l));
+  auto loss = [&] {
+    float value = 0;
+    backend->download(&value, r.call.workspace.loss, 4);
+    return value;
+  };
+  backend->execute(r.spec, forward);
+  const float first = loss();
+  EXPECT_TRUE(std::isfinite(first) && first > 0.0f) << first;
+  const float poison = -1.0f;
+  backend->upload(r.call.workspace.loss, &poison, 4);
+  ASSERT_EQ(forward.back().kernel, CrossEntropyKernel::Combine);
+  backend->execute(r.spec, {forward.back()});
+  EXPECT_EQ(loss(), first);
+  int32_t tickets = -1;
+  backend->download(&tickets, r.call.workspace.tickets, 4);
+  EXPECT_EQ(tickets, 0);
 }
 
 struct ShardCase {
