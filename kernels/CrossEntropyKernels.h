@@ -85,12 +85,11 @@ bool uses_tuning(CrossEntropyKernel kernel);
 // The heuristic comes from sweeps on an H100 (docs/performance.md): the fused kernel stages rows in shared memory
 // (fused_staging) and walks them with 256 threads (512 past 120 KiB) of two 16-byte vectors a tile, one tile a step;
 // on a GPU with clusters it splits rows past 200 KiB over the fewest programs (2-16) whose parts fit three to an SM
-// (128 threads a part for clusters of 8 or 16), elsewhere it stages their first 200 KiB, with 1024 threads of one vector, and streams the rest. Row-streaming
-// kernels keep one 16-byte bf16 vector per thread per tile with 256 threads (128 for the statistics kernel); the
-// streaming fused kernel (rows past 200 KiB with label smoothing) uses 512 threads, 8 columns each; two tiles are
-// loaded per step.
-// `xent tune` measures how far it is from the best of its space (kernels/CrossEntropyTuning.h) and stores the winners
-// that the runtime then prefers (runtime/tuning/).
+// (128 threads a part for clusters of 8 or 16), elsewhere it stages their first 200 KiB, with 1024 threads of one
+// vector, and streams the rest. Row-streaming kernels keep one 16-byte bf16 vector per thread per tile with 256 threads
+// (128 for the statistics kernel); the streaming fused kernel (rows past 200 KiB with label smoothing) uses 512
+// threads, 8 columns each; two tiles are loaded per step. `xent tune` measures how far it is from the best of its space
+// (kernels/CrossEntropyTuning.h) and stores the winners that the runtime then prefers (runtime/tuning/).
 Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel);
 
 // Where the fused kernel keeps its row: the spec's choice, else the heuristic's: Global for a cluster the spec asks for
