@@ -44,7 +44,7 @@ struct Workspace {
   uint64_t bad = 0;               // 1 i32: the out-of-range label count
   uint64_t loss_rows = 0, lse = 0, rest = 0, logprob = 0, entropy = 0;  // rows fp32 each
   uint64_t loss = 0;                                                    // 1 fp32: the reduced loss
-  uint64_t tickets = 0;  // 1 i32: how many combine programs finished (LossReduction)
+  uint64_t tickets = 0;                                                 // 1 i32: combine programs finished
 };
 
 // The workspace's size in bytes for `rows` rows and `world` ranks, and its carving from one allocation at `base`

@@ -92,7 +92,7 @@ std::unique_ptr<Kernel> build_count(const CrossEntropySpec& spec) {
   Expr scale = k.select(c.reduction == 2.0, mean_scale, k.select(c.reduction == 1.0, sum_scale, f_one));
   k.store(inv_den, scale);
   k.store(bad_count, k.reduce_sum(counts[1]));
-  k.store(tickets, k.constant_int(0, ScalarType::I32));  // for the LossReduction of the call's last kernel
+  k.store(tickets, k.constant_int(0, ScalarType::I32));  // for combine's LossReduction
   k.set_attribute("threads", kRowSetThreads);
   return k.finish();
 }
