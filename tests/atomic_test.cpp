@@ -79,6 +79,12 @@ TEST(AtomicAdd, RulesNameWhatToChange) {
     });
   });
   EXPECT_TRUE(contains(message, "must not be inside a loop")) << message;
+  message = user_error([] {
+    parse_kernel(
+        "kernel @k(%counter: ptr<i32>) {\n  %1 = constant 1 : i32\n  for %iv = %1 to %1 step %1 {\n"
+        "    %2 = atomic_add %counter, %1 : i32\n    yield\n  }\n  return\n}\n");
+  });
+  EXPECT_TRUE(contains(message, "must not be inside a loop")) << message;
   message = user_error([&] { k.atomic_add(reals, k.constant(1.0, ScalarType::F32)); });
   EXPECT_TRUE(contains(message, "needs a scalar global pointer to i32")) << message;
   message = user_error([&] { k.atomic_add(k.addptr(counter, k.arange(0, 4)), k.splat(one, {4})); });
