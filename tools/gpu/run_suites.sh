@@ -8,6 +8,8 @@
 # Writes OUT_DIR/results.tgz (every log and JSON, in results/) and OUT_DIR/summary.log (their tails): the device tool
 # brings back at most 8 files. Where python3 has PyTorch, also OUT_DIR/{compare.log, compare.json, compare.png}:
 # xent beside torch eager and torch.compile (tools/bench/compare.py), and the Python package's pytest suite.
+# Under `timeout N` (which signals the whole process group, so the running step stops too), a stop still writes
+# results.tgz and summary.log with what ran.
 set -u
 bin=$(cd "$1" && pwd)
 out=$2
@@ -22,6 +24,17 @@ export LD_LIBRARY_PATH="$bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" XENT_CACHE_DI
 } >"$work/environment.txt" 2>&1
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+
+# What has run so far, in the files the device tool brings back: at the end, or when a timeout stops the script.
+pack() {
+  tar -C "$(dirname "$work")" -czf "$out/results.tgz" results
+  {
+    grep -E "^\[  (FAILED|PASSED)|exit:" "$work/gpu_tests.log"
+    tail -n 30 "$work/pytest.log"
+    cat "$work/host.log" "$work/run.log" "$work/bench.log" "$work/tune.log" "$out/compare.log"
+  } >"$out/summary.log"
+}
+trap 'pack; echo "stopped early (signal); results.tgz holds what ran" >>"$out/summary.log"; exit 124' TERM INT
 has_torch=0
 python3 -c "import torch" >/dev/null 2>&1 && has_torch=1
 : >"$work/host.log"; : >"$work/run.log"; : >"$work/bench.log"; : >"$work/tune.log"; : >"$work/pytest.log"
@@ -74,11 +87,17 @@ if [ "$part" != suites ]; then
     "$bin/xent" bench --mode "$mode" --json "$work/bench_$mode.json"
   done
   for dtype in f32 f16; do
-    for mode in fused fwd-bwd; do
+    for mode in fused fwd-bwd fwd; do
       "$bin/xent" bench --dtype "$dtype" --mode "$mode" --json "$work/bench_${mode}_$dtype.json"
     done
   done
-  "$bin/xent" bench --latency --vocabs 50257 --json "$work/bench_latency.json"
+  # Small batches: training's fused step and inference's forward, on a row that one program holds and on one split
+  # over a cluster.
+  for mode in fused fwd; do
+    for vocab in 50257 128256; do
+      "$bin/xent" bench --latency --mode "$mode" --vocabs "$vocab" --json "$work/bench_latency_${mode}_$vocab.json"
+    done
+  done
 } >"$work/bench.log" 2>&1
 
 # The autotuner after the benchmarks (which therefore time the heuristic): the fused kernel's tuning space, each
@@ -103,10 +122,5 @@ else
 fi
 fi
 
-tar -C "$(dirname "$work")" -czf "$out/results.tgz" results
-{
-  grep -E "^\[  (FAILED|PASSED)|exit:" "$work/gpu_tests.log"
-  tail -n 30 "$work/pytest.log"
-  cat "$work/host.log" "$work/run.log" "$work/bench.log" "$work/tune.log" "$out/compare.log"
-} >"$out/summary.log"
+pack
 cat "$out/summary.log"
