@@ -138,7 +138,8 @@ nlohmann::json bench_one(const BenchOptions& o, int64_t vocab, double copy_bw, C
 // do with less).
 nlohmann::json bench_latency(const BenchOptions& o, double copy_bw, CUstream stream) {
   const int64_t vocab = o.vocabs.empty() ? 50257 : o.vocabs.front();
-  std::cout << "small batches, V = " << vocab << ": time per step against the launch latency (as many empty launches, "
+  std::cout << "small batches, " << o.mode << ", V = " << vocab
+            << ": time per step against the launch latency (as many empty launches, "
             << "or one) or the useful bytes at copy bandwidth, whichever is longer\n"
             << "  rows   step us  launches  their us  one us  bytes us  ratio  ratio to one\n";
   nlohmann::json results = nlohmann::json::array();
