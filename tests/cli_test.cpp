@@ -61,6 +61,20 @@ TEST_F(Cli, DemoAndRunOnTheInterpreterPass) {
   EXPECT_TRUE(contains(r.output, "xent run: PASS")) << r.output;
 }
 
+// Row counts outside what a grid can launch, and problems the host cannot hold, are refused before any work.
+TEST_F(Cli, DemoAndRunRejectRowCountsAndSizesByName) {
+  Result r = run_xent("demo --cpu --no-ir --rows -1");
+  EXPECT_NE(r.status, 0);
+  EXPECT_TRUE(contains(r.output, "--rows: Value -1 not in range 1 to 2147483647")) << r.output;
+  r = run_xent("run --cpu --tokens 0");
+  EXPECT_NE(r.status, 0);
+  EXPECT_TRUE(contains(r.output, "--tokens: Value 0 not in range 1 to 2147483647")) << r.output;
+  r = run_xent("run --cpu --tokens 100000000 --vocab 100000000");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(contains(r.output, "rows x vocab: 100000000 x 100000000 elements need about")) << r.output;
+  EXPECT_TRUE(contains(r.output, "use fewer rows or a smaller vocab")) << r.output;
+}
+
 TEST_F(Cli, TuneWithoutAGpuFailsNamingWhatIsMissing) {
   Result r = run_xent("tune --vocab 4096 --tokens 64", "XENT_CUDA_LIBRARY=/nonexistent/libcuda.so.1");
   EXPECT_EQ(r.status, 2) << r.output;

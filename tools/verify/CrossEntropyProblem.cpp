@@ -1,5 +1,7 @@
 #include "tools/verify/CrossEntropyProblem.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -72,7 +74,23 @@ struct Inputs {
   std::vector<float> grad_output;  // 1 or rows
 };
 
+// The problem must fit this machine's memory: the reference holds each of the rows x vocab elements in fp64 three
+// times (logits, gradient and its terms) and the run holds them again as the kernels' inputs and outputs, about 40
+// bytes an element. Past that, allocation would fail or the system would kill the process.
+void check_fits_in_memory(const ProblemOptions& o) {
+  constexpr double kBytesPerElement = 40;
+  const double elements = double(o.d0) * double(o.d1) * double(o.spec.vocab);
+  const double physical = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  if (physical > 0 && elements * kBytesPerElement > physical)
+    throw UserError(cat("rows x vocab: ", o.d0 * o.d1, " x ", o.spec.vocab, " elements need about ",
+                        int64_t(elements * kBytesPerElement / double(1 << 30)),
+                        " GiB of host memory for the fp64 "
+                        "reference, more than this machine's ",
+                        int64_t(physical / double(1 << 30)), " GiB; use fewer rows or a smaller vocab"));
+}
+
 Inputs generate(const ProblemOptions& o) {
+  check_fits_in_memory(o);
   const int64_t rows = o.d0 * o.d1, V = o.spec.vocab;
   std::mt19937_64 rng(o.seed);
   std::normal_distribution<double> normal(0.0, 1.0);

@@ -241,7 +241,7 @@ void add_bench_command(CLI::App& app) {
   CLI::App* bench =
       app.add_subcommand("bench", "time xent on the GPU: copy bandwidth, then ms and useful bandwidth per V");
   o->spec.add_to(*bench);
-  bench->add_option("--tokens", o->tokens, "rows (tokens)")->capture_default_str();
+  bench->add_option("--tokens", o->tokens, "rows (tokens)")->capture_default_str()->check(kRowCount);
   CLI::Option* vocabs = bench->add_option("--vocabs", o->vocabs, "vocabulary sizes to time (with --tp: 128256,151936)")
                             ->delimiter(',')
                             ->capture_default_str();

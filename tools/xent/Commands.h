@@ -11,6 +11,9 @@ struct CommandFailed : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A row count (--tokens, --rows): at least 1, and at most a grid's x extent, as the kernels run a program per row.
+inline const CLI::Range kRowCount(int64_t{1}, int64_t{2147483647});
+
 void add_demo_command(CLI::App& app);
 void add_compile_command(CLI::App& app);
 void add_bench_command(CLI::App& app);

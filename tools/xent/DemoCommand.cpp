@@ -77,7 +77,7 @@ void add_demo_command(CLI::App& app) {
   options->spec.label_smoothing = 0.1;
   CLI::App* demo = app.add_subcommand("demo", "build the default kernels, print their IR, check them on random data");
   options->spec.add_to(*demo);
-  demo->add_option("--rows", options->rows, "rows of random data")->capture_default_str();
+  demo->add_option("--rows", options->rows, "rows of random data")->capture_default_str()->check(kRowCount);
   demo->add_flag("!--no-ir", options->print_ir, "do not print the kernels' IR");
   demo->add_flag("--cpu", options->cpu_only, "run on the CPU interpreter even when a GPU is present");
   demo->callback([options] { run_demo(*options); });

@@ -72,7 +72,7 @@ void add_run_command(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* command = app.add_subcommand("run", "one forward and backward on random data, checked against fp64");
   o->spec.add_to(*command);
-  command->add_option("--tokens", o->tokens, "rows (tokens)")->capture_default_str();
+  command->add_option("--tokens", o->tokens, "rows (tokens)")->capture_default_str()->check(kRowCount);
   command->add_option("--mode", o->mode, "fused, fwd-bwd or fwd")->capture_default_str();
   command->add_flag("--cpu", o->cpu, "run on the CPU interpreter even when a GPU is present");
   o->tp.add_to(*command);

@@ -165,14 +165,14 @@ void add_tune_command(CLI::App& app) {
   o->alignment->default_str("")->description(
       "rows, base or none (default: what contiguous rows of V allow, as the runtime picks for them)");
   CLI::Option* tokens =
-      tune->add_option("--tokens", o->tokens, "rows per launch")->capture_default_str()->check(CLI::PositiveNumber);
+      tune->add_option("--tokens", o->tokens, "rows per launch")->capture_default_str()->check(kRowCount);
   CLI::Option* mode =
       tune->add_option("--mode", o->mode, "fused (ce_fused), fwd-bwd (ce_stats, ce_backward) or fwd (ce_stats)")
           ->capture_default_str()
           ->check(CLI::IsMember({"fused", "fwd-bwd", "fwd"}));
   CLI::Option* iterations = tune->add_option("--iterations", o->iterations, "timed launches per variant (median)")
                                 ->capture_default_str()
-                                ->check(CLI::PositiveNumber);
+                                ->check(CLI::Range(int64_t{1}, int64_t{2147483647}));
   CLI::Option* json =
       tune->add_option("--json", o->json, "also write every variant's time and the winners to this JSON file");
   tune->add_flag("--show", o->show, "list the stored tuning results instead (needs no GPU)")
