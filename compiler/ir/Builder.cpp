@@ -207,8 +207,8 @@ void KernelBuilder::async_wait(int pending, SrcLoc loc) {
 }
 
 Expr KernelBuilder::atomic_add(Expr pointer, Expr value, SrcLoc loc) {
-  for (const Operation* up = insertion_block_->parent_op(); up; up = up->parent() ? up->parent()->parent_op() : nullptr)
-    if (up->kind() == OpKind::For) user_error(loc, "'atomic_add' must not be inside a loop: it runs once per program");
+  if (insertion_block_->inside_loop())
+    user_error(loc, "'atomic_add' must not be inside a loop: it runs once per program");
   return make(OpKind::AtomicAdd, {pointer, value}, {}, std::nullopt, loc);
 }
 

@@ -78,6 +78,12 @@ Operation* Block::insert(iterator before, std::unique_ptr<Operation> op) {
   return ops_.insert(before, std::move(op))->get();
 }
 
+bool Block::inside_loop() const {
+  for (const Operation* up = parent_op_; up; up = up->parent() ? up->parent()->parent_op() : nullptr)
+    if (up->kind() == OpKind::For) return true;
+  return false;
+}
+
 Block::iterator Block::find(const Operation* op) {
   return std::find_if(ops_.begin(), ops_.end(), [&](const auto& p) { return p.get() == op; });
 }

@@ -142,6 +142,8 @@ class Block {
 
   // The operation owning this block as a region, or nullptr for a kernel body.
   Operation* parent_op() const { return parent_op_; }
+  // Whether this block is a `for` body or nested in one: its operations may run more than once.
+  bool inside_loop() const;
 
   Value* add_argument(Type type, std::string name = {});
   const std::vector<std::unique_ptr<Value>>& arguments() const { return arguments_; }

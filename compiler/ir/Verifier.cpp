@@ -72,7 +72,8 @@ class Verifier {
       case OpKind::AtomicAdd:
         // Its lowering waits for every thread of the program, before and after the one that adds: an `if` is fine
         // (its condition is a scalar, the same in every thread), a loop would repeat its shared word.
-        if (inside_loop(op)) throw Failure{&op, "'atomic_add' must not be inside a loop: it runs once per program"};
+        if (op.parent() && op.parent()->inside_loop())
+          throw Failure{&op, "'atomic_add' must not be inside a loop: it runs once per program"};
         return typed(op);
       case OpKind::AsyncCommit:
         // Every thread closes the same groups, so that a later wait means the same copies in all of them.
@@ -89,13 +90,6 @@ class Verifier {
         return;
       default: return typed(op);
     }
-  }
-
-  static bool inside_loop(const Operation& op) {
-    for (const Operation* up = op.parent() ? op.parent()->parent_op() : nullptr; up;
-         up = up->parent() ? up->parent()->parent_op() : nullptr)
-      if (up->kind() == OpKind::For) return true;
-    return false;
   }
 
   void top_level(const Operation& op, const char* why) {

@@ -81,12 +81,11 @@ void check_fits_in_memory(const ProblemOptions& o) {
   constexpr double kBytesPerElement = 40;
   const double elements = double(o.d0) * double(o.d1) * double(o.spec.vocab);
   const double physical = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  const auto gib = [](double bytes) { return int64_t(bytes / double(1 << 30)); };
   if (physical > 0 && elements * kBytesPerElement > physical)
     throw UserError(cat("rows x vocab: ", o.d0 * o.d1, " x ", o.spec.vocab, " elements need about ",
-                        int64_t(elements * kBytesPerElement / double(1 << 30)),
-                        " GiB of host memory for the fp64 "
-                        "reference, more than this machine's ",
-                        int64_t(physical / double(1 << 30)), " GiB; use fewer rows or a smaller vocab"));
+                        gib(elements * kBytesPerElement), " GiB of host memory for the fp64 reference, more than ",
+                        "this machine's ", gib(physical), " GiB; use fewer rows or a smaller vocab"));
 }
 
 Inputs generate(const ProblemOptions& o) {
