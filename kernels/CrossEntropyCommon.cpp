@@ -91,6 +91,32 @@ Expr local_label_column(const LabelFacts& facts, Expr vocab_offset, const Conste
   return k.select(owned, local.to(ScalarType::I32), k.literal(-1, local).to(ScalarType::I32));
 }
 
+Exprs for_each_row_tile(KernelBuilder& k, Expr rows, int64_t tile, Exprs carried, const RowTileBody& body) {
+  Expr zero = k.constant_int(0, ScalarType::I64), step = k.constant_int(tile, ScalarType::I64);
+  return k.for_loop(zero, rows, step, carried, [&](Expr start, const Exprs& inner) {
+    Expr row = start + k.arange(0, tile).to(ScalarType::I64);
+    return body(row, row < rows, inner);
+  });
+}
+
+LabelCounts count_labels(KernelBuilder& k, const RowTensor& labels, const RowTensor* mask, Expr rows, Expr d1,
+                         Expr ignore_index, const Constexprs& c, int64_t tile) {
+  Expr zero = k.splat(k.constant_int(0, ScalarType::I32), {tile}), one = k.constant_int(1, ScalarType::I32);
+  Exprs counts = for_each_row_tile(k, rows, tile, {zero, zero}, [&](Expr row, Expr in_range, const Exprs& n) {
+    LabelFacts facts = label_facts(k, labels, mask, row, d1, ignore_index, c, in_range);
+    return Exprs{n[0] + k.select(facts.ok, one, zero), n[1] + k.select(facts.bad, one, zero)};
+  });
+  return {k.reduce_sum(counts[0]), k.reduce_sum(counts[1])};
+}
+
+Expr reduction_scale(KernelBuilder& k, Expr ok_rows, Expr normalizer, const Constexprs& c) {
+  Expr ok = ok_rows.to(ScalarType::F32);
+  Expr zero = k.constant(0.0, ScalarType::F32), one = k.constant(1.0, ScalarType::F32);
+  Expr mean_scale = k.select(ok > 0.0, 1.0 / ok, zero);
+  Expr sum_scale = k.select(normalizer < 0.0, one, k.select(normalizer == 0.0, zero, 1.0 / normalizer));
+  return k.select(c.reduction == 2.0, mean_scale, k.select(c.reduction == 1.0, sum_scale, one));
+}
+
 Expr safe_max(Expr m) { return m.builder().select(m == -kInf, m.builder().literal(0.0, m), m); }
 
 Expr log_sum_exp(Expr m, Expr d) { return safe_max(m) + m.builder().log(d); }
@@ -190,6 +216,15 @@ Expr row_loss(Expr lse, Expr x_label, Expr sum_x, const LabelFacts& facts, const
       c.z_loss_on(), [&] { return loss + c.z_loss * lse * lse; }, loss);
   Expr nan = k.literal(std::numeric_limits<double>::quiet_NaN(), loss);
   return k.select(facts.bad, nan, k.select(facts.ok, loss, k.literal(0.0, loss)));
+}
+
+RowOutputs row_outputs(const RowStats& global, const LabelFacts& facts, const Constexprs& c) {
+  KernelBuilder& k = global.m.builder();
+  Expr d = global.d_rest + global.e_label;
+  Expr lse = log_sum_exp(global.m, d);
+  Expr logprob = k.select(facts.ok, global.x_label - lse, k.literal(0.0, lse));
+  return {row_loss(lse, global.x_label, global.sum_x, facts, c), lse, global.d_rest / d, logprob,
+          lse - global.sum_ex / d};
 }
 
 Expr gradient(Expr x, Expr is_label, Expr lse, Expr rest, Expr scale, const Constexprs& c) {

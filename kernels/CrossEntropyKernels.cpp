@@ -13,11 +13,12 @@ std::unique_ptr<ir::Kernel> build_combine(const CrossEntropySpec& spec);
 std::unique_ptr<ir::Kernel> build_reduce(const CrossEntropySpec& spec);
 std::unique_ptr<ir::Kernel> build_backward(const CrossEntropySpec& spec);
 std::unique_ptr<ir::Kernel> build_fused(const CrossEntropySpec& spec);
+std::unique_ptr<ir::Kernel> build_forward(const CrossEntropySpec& spec);
 }  // namespace ce
 
 namespace {
-constexpr std::array<std::string_view, 6> kNames = {"ce_count",  "ce_stats",    "ce_combine",
-                                                    "ce_reduce", "ce_backward", "ce_fused"};
+constexpr std::array<std::string_view, kKernelKinds> kNames = {"ce_count",    "ce_stats", "ce_combine", "ce_reduce",
+                                                               "ce_backward", "ce_fused", "ce_forward"};
 }
 
 std::string_view kernel_name(CrossEntropyKernel kernel) { return kNames[static_cast<size_t>(kernel)]; }
@@ -35,7 +36,10 @@ std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec) {
   std::vector<CrossEntropyKernel> kernels = {CrossEntropyKernel::Count, CrossEntropyKernel::Stats,
                                              CrossEntropyKernel::Combine, CrossEntropyKernel::Reduce,
                                              CrossEntropyKernel::Backward};
-  if (spec.single_shard()) kernels.push_back(CrossEntropyKernel::Fused);
+  if (spec.single_shard()) {
+    kernels.push_back(CrossEntropyKernel::Forward);
+    kernels.push_back(CrossEntropyKernel::Fused);
+  }
   return kernels;
 }
 
@@ -111,8 +115,8 @@ int64_t staged_part_width(const CrossEntropySpec& spec, const Tuning& tuning) {
 }
 
 bool uses_tuning(CrossEntropyKernel kernel) {
-  return kernel == CrossEntropyKernel::Stats || kernel == CrossEntropyKernel::Backward ||
-         kernel == CrossEntropyKernel::Fused;
+  return kernel == CrossEntropyKernel::Stats || kernel == CrossEntropyKernel::Forward ||
+         kernel == CrossEntropyKernel::Backward || kernel == CrossEntropyKernel::Fused;
 }
 
 Staging fused_staging(const CrossEntropySpec& spec) {
@@ -138,18 +142,19 @@ Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
   bool mid_fused_row = long_fused_row && lean && spec.vocab_shard < 40000;
   int threads = !long_fused_row || mid_fused_row ? 256 : lean ? 1024 : 512;
   // The statistics kernel: 128 threads won `xent tune` at seven of eight V (by up to 8% on short rows, and never lost
-  // by more than 0.4%), docs/performance.md, change 11.
-  if (kernel == CrossEntropyKernel::Stats) threads = 128;
+  // by more than 0.4%), docs/performance.md, change 11. The forward kernel walks its row the same way.
+  const bool statistics_walk = kernel == CrossEntropyKernel::Stats || kernel == CrossEntropyKernel::Forward;
+  if (statistics_walk) threads = 128;
   if (t.threads == 0) t.threads = threads;
   if (t.block == 0) t.block = int64_t{mid_fused_row ? 16 : 8} * threads;
   // Two tiles in flight per step: measured +1-4 points of copy bandwidth on the streaming kernels and on fused rows
   // of 50257 and 151936 columns (docs/performance.md, change 7), and since statistics fold per lane (change 13) on
   // short fused rows too (`xent tune`: 6% at V = 16032, 10% at 32000).
   if (t.unroll == 0) t.unroll = 2;
-  // Only the fused kernel splits a row over a cluster; the others walk their rows alone. The statistics kernel may
-  // stage its row too (as deep prefetch; it reads the row once), when asked; the backward kernel never does.
+  // Only the fused kernel splits a row over a cluster; the others walk their rows alone. The statistics and forward
+  // kernels may stage their row too (as deep prefetch; they read the row once), when asked; backward never does.
   if (kernel != CrossEntropyKernel::Fused || t.cluster == 0) t.cluster = 1;
-  bool staged = kernel == CrossEntropyKernel::Stats && t.staging == Staging::Shared;
+  bool staged = statistics_walk && t.staging == Staging::Shared;
   t.staging = staged ? Staging::Shared : Staging::Global;
   return as_built(spec, kernel, t);
 }
@@ -173,19 +178,28 @@ Alignment alignment_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel)
   return spec.alignment;
 }
 
+namespace {
+// The spec of a kernel that needs the whole vocabulary on one rank; throws naming the kernels a shard uses instead.
+const CrossEntropySpec& whole_vocabulary(const CrossEntropySpec& spec, CrossEntropyKernel kernel,
+                                         const char* shard_kernels) {
+  if (!spec.single_shard())
+    throw UserError(cat(kernel_name(kernel), " needs the whole vocabulary on one rank (vocab_shard ", spec.vocab_shard,
+                        " != vocab ", spec.vocab, "); use ", shard_kernels));
+  return spec;
+}
+}  // namespace
+
 std::unique_ptr<ir::Kernel> build_kernel(CrossEntropyKernel kernel, const CrossEntropySpec& spec) {
   spec.validate();
   switch (kernel) {
     case CrossEntropyKernel::Count: return ce::build_count(spec);
     case CrossEntropyKernel::Stats: return ce::build_stats(spec);
+    case CrossEntropyKernel::Forward: return ce::build_forward(whole_vocabulary(spec, kernel, "stats and combine"));
     case CrossEntropyKernel::Combine: return ce::build_combine(spec);
     case CrossEntropyKernel::Reduce: return ce::build_reduce(spec);
     case CrossEntropyKernel::Backward: return ce::build_backward(spec);
     case CrossEntropyKernel::Fused:
-      if (!spec.single_shard())
-        throw UserError(cat("ce_fused needs the whole vocabulary on one rank (vocab_shard ", spec.vocab_shard,
-                            " != vocab ", spec.vocab, "); use stats, combine and backward"));
-      return ce::build_fused(spec);
+      return ce::build_fused(whole_vocabulary(spec, kernel, "stats, combine and backward"));
   }
   throw InternalError("build_kernel: unknown kernel");
 }

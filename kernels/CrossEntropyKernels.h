@@ -6,7 +6,9 @@
 //                          zeroes the tickets of combine's loss reduction
 //   stats     1 per row    this shard's partial statistics of each row               (reads the logits once)
 //   combine   1 per 256 rows  merges the W ranks' partials: loss, lse, 1 - p_label, log-prob, entropy per row;
-//                          its last program reduces the row losses (LossReduction in CrossEntropyCommon.h)
+//                          its last program reduces the row losses (LossReduction in CrossEntropyRowSetKernels.cpp)
+//   forward   1 per row    single shard: stats and combine's outputs in one pass over the row; program 0 also
+//                          does count's work                                        (reads the logits once)
 //   reduce    1 program    the reduced loss of a fused call, in a fixed order (deterministic)
 //   backward  1 per row    gradient from the saved lse and 1 - p_label, times the upstream gradient
 //   fused     1 per row    single shard: statistics, loss and gradient in one pass over the row, staged in shared
@@ -14,6 +16,7 @@
 //                          per row, each holding a part of it)
 //
 // Forward then backward: count, stats, [exchange of partials], combine, later backward.
+//                         One shard: forward, reduce (not for `none`), later backward.
 // Fused (one shard):      count, fused, reduce. (The fused kernel does not reduce the loss itself as combine does:
 //                         the fences of LossReduction cost it 8-13% of its bandwidth, and 4-6% even unexecuted;
 //                         docs/performance.md, change 36.)
@@ -34,6 +37,8 @@
 //             (ptr<f32> each), rows i64, d1 i64, ignore_index i64, world i32, inv_den ptr<f32>^, loss ptr<f32>^,
 //             tickets ptr<i32>^
 //   reduce:   loss_rows ptr<f32>, inv_den ptr<f32>, loss ptr<f32>, rows i64
+//   forward:  logits[T], labels[T], mask[T]?, weights ptr<f32>?, loss_rows, lse, rest, logprob, entropy (ptr<f32>
+//             each), inv_den ptr<f32>, bad ptr<i32>, rows i64, d1 i64, ignore_index i64, normalizer f32
 //   backward: logits[T], labels[T], mask[T]?, weights ptr<f32>?, lse ptr<f32>, rest ptr<f32>, grad_output[T] (f32),
 //             inv_den ptr<f32>, grad[T] (absent when in place), d1 i64, ignore_index i64, vocab_offset i64
 //   fused:    logits[T], labels[T], mask[T]?, weights ptr<f32>?, inv_den ptr<f32>, loss_rows, lse, rest (ptr<f32>),
@@ -42,7 +47,8 @@
 // `?` marks parameters present only when the spec has a mask / weights, `^` those present only when it reduces
 // (reduction sum or mean).
 //
-// Row kernels run one program per row (grid = rows), so they take no row count; the fused kernel with a cluster of C
+// Row kernels run one program per row (grid = rows), so they take no row count (forward's is for its label count);
+// the fused kernel with a cluster of C
 // (Tuning::cluster, sm_90) runs C programs per row (grid = rows x C), program i holding part i % C of row i / C.
 //
 // Partials: rank r writes partials[r * rows * kPartialFields + i * kPartialFields + f] for row i, fields
@@ -61,7 +67,8 @@
 
 namespace xent {
 
-enum class CrossEntropyKernel : uint8_t { Count, Stats, Combine, Reduce, Backward, Fused };
+enum class CrossEntropyKernel : uint8_t { Count, Stats, Combine, Reduce, Backward, Fused, Forward };
+inline constexpr size_t kKernelKinds = 7;
 
 inline constexpr int kPartialFields = 6;
 inline constexpr int kCombineRowsPerProgram = 256;
@@ -73,11 +80,11 @@ int64_t max_staged_row_bytes(const CrossEntropySpec& spec);
 std::string_view kernel_name(CrossEntropyKernel kernel);
 // The kernel named `name` ("ce_fused"); throws UserError listing the names otherwise.
 CrossEntropyKernel kernel_from_name(std::string_view name);
-// The kernels an op with this spec uses (fused only for a single shard).
+// The kernels an op with this spec uses (fused and forward only for a single shard).
 std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec);
 
-// The kernels whose code depends on the spec's Tuning (stats, backward, fused: the ones that walk a row). The others
-// take none and are built the same for every tuning.
+// The kernels whose code depends on the spec's Tuning (stats, forward, backward, fused: the ones that walk a row). The
+// others take none and are built the same for every tuning.
 bool uses_tuning(CrossEntropyKernel kernel);
 
 // The tuning a kernel of the family is built with: the spec's choices, and the built-in heuristic's for zero fields,
@@ -87,9 +94,9 @@ bool uses_tuning(CrossEntropyKernel kernel);
 // on a GPU with clusters it splits rows past 200 KiB over the fewest programs (2-16) whose parts fit three to an SM
 // (128 threads a part for clusters of 8 or 16), elsewhere it stages their first 200 KiB, with 1024 threads of one
 // vector, and streams the rest. Row-streaming kernels keep one 16-byte bf16 vector per thread per tile with 256 threads
-// (128 for the statistics kernel); the streaming fused kernel (rows past 200 KiB with label smoothing) uses 512
-// threads, 8 columns each; two tiles are loaded per step. `xent tune` measures how far it is from the best of its space
-// (kernels/CrossEntropyTuning.h) and stores the winners that the runtime then prefers (runtime/tuning/).
+// (128 for the statistics and forward kernels); the streaming fused kernel (rows past 200 KiB with label smoothing)
+// uses 512 threads, 8 columns each; two tiles are loaded per step. `xent tune` measures how far it is from the best of
+// its space (kernels/CrossEntropyTuning.h) and stores the winners that the runtime then prefers (runtime/tuning/).
 Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel);
 
 // Where the fused kernel keeps its row: the spec's choice, else the heuristic's: Global for a cluster the spec asks for

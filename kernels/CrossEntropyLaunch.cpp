@@ -89,6 +89,22 @@ std::vector<Launch> plan_statistics(const CrossEntropySpec& spec, const CrossEnt
   return {count(spec, c), {CrossEntropyKernel::Stats, c.rows(), a.take(), c.rows()}};
 }
 
+std::vector<Launch> plan_forward(const CrossEntropySpec& spec, const CrossEntropyCall& c) {
+  check(c);
+  if (!spec.single_shard())
+    throw UserError(
+        "forward: the one-pass forward needs the whole vocabulary on one rank; a shard plans statistics, "
+        "the exchange of partials and loss");
+  const Workspace& w = c.workspace;
+  Args a;
+  a.tensor(c.logits).tensor(c.labels).tensor_if(spec.has_mask, c.mask).ptr_if(spec.has_weights, c.weights);
+  a.ptr(w.loss_rows).ptr(w.lse).ptr(w.rest).ptr(w.logprob).ptr(w.entropy).ptr(w.inv_den).ptr(w.bad);
+  a.i64(c.rows()).i64(c.d1).i64(c.ignore_index).f32(c.normalizer);
+  std::vector<Launch> launches = {{CrossEntropyKernel::Forward, c.rows(), a.take(), c.rows()}};
+  if (spec.reduction != Reduction::None) launches.push_back(reduce(c));
+  return launches;
+}
+
 std::vector<Launch> plan_loss(const CrossEntropySpec& spec, const CrossEntropyCall& c) {
   check(c);
   const Workspace& w = c.workspace;

@@ -71,6 +71,9 @@ struct CrossEntropyCall {
 std::vector<Launch> plan_statistics(const CrossEntropySpec& spec, const CrossEntropyCall& call);
 // After the exchange (partials hold every rank's slice): combine, which also reduces the loss (not for `none`).
 std::vector<Launch> plan_loss(const CrossEntropySpec& spec, const CrossEntropyCall& call);
+// Single shard, one pass: forward, then reduce (not for `none`): what plan_statistics and plan_loss do without an
+// exchange, in one or two launches instead of three.
+std::vector<Launch> plan_forward(const CrossEntropySpec& spec, const CrossEntropyCall& call);
 // The gradient from the saved statistics and grad_output.
 std::vector<Launch> plan_backward(const CrossEntropySpec& spec, const CrossEntropyCall& call);
 // Single shard, one pass: count, fused, reduce (not for `none`).

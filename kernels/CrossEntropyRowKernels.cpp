@@ -1,4 +1,4 @@
-// The kernels that run one program per row and walk the row's columns: stats, backward and fused.
+// The kernels that run one program per row and walk the row's columns: stats, forward, backward and fused.
 #include <algorithm>
 #include <limits>
 #include <numeric>
@@ -494,6 +494,39 @@ std::unique_ptr<Kernel> build_stats(const CrossEntropySpec& spec) {
   RowStats stats = finish_statistics(k, c, row, read_row(k, spec, tuning, c, row));
 
   store_partials(k, k.addptr(partials, row.index * double(kPartialFields)), stats, c);
+  k.set_attribute("threads", tuning.threads);
+  return k.finish();
+}
+
+// A single shard's forward in one launch: the statistics kernel's walk, then what combine would store of the row
+// (there are no partials to merge). Program 0 also counts the call's labels, for the scale that reduce and backward
+// read and the bad-label count: count's work, without its launch (a forward on few rows is mostly launches).
+std::unique_ptr<Kernel> build_forward(const CrossEntropySpec& spec) {
+  KernelBuilder k("ce_forward");
+  Tuning tuning = tuning_for(spec, CrossEntropyKernel::Forward);
+  RowInputs in = RowInputs::declare(k, spec, CrossEntropyKernel::Forward, tuning, true);
+  auto f32_param = [&](const char* name) { return k.param(ir::ptr(ScalarType::F32), name); };
+  Expr loss_rows = f32_param("loss_rows"), lse_rows = f32_param("lse"), rest_rows = f32_param("rest");
+  Expr logprob_rows = f32_param("logprob"), entropy_rows = f32_param("entropy");
+  Expr inv_den = f32_param("inv_den"), bad_count = k.param(ir::ptr(ScalarType::I32), "bad");
+  Expr rows = k.param(ir::i64(), "rows"), d1 = k.param(ir::i64(), "d1");
+  Expr ignore_index = k.param(ir::i64(), "ignore_index"), normalizer = k.param(ir::f32(), "normalizer");
+  Constexprs c = Constexprs::declare(k);
+
+  Row row = Row::begin(k, in, d1, ignore_index, k.constant_int(0, ScalarType::I64), c);
+  RowOutputs out = row_outputs(finish_statistics(k, c, row, read_row(k, spec, tuning, c, row)), row.facts, c);
+  auto store_row = [&](Expr base, Expr value) { k.store(k.addptr(base, row.index), value); };
+  store_row(loss_rows, out.loss * in.weight(k, row.index));
+  store_row(lse_rows, out.lse);
+  store_row(rest_rows, out.rest);
+  store_row(logprob_rows, out.logprob);
+  k.if_then(c.entropy != 0.0, [&] { store_row(entropy_rows, out.entropy); });
+  k.if_then(row.index == 0.0, [&] {
+    // Four rows a thread a step: eight (as the count kernel takes them) raised the kernel from 53 to 72 registers.
+    LabelCounts n = count_labels(k, in.labels, in.mask_or_null(), rows, d1, ignore_index, c, 4 * tuning.threads);
+    k.store(inv_den, reduction_scale(k, n.ok, normalizer, c));
+    k.store(bad_count, n.bad);
+  });
   k.set_attribute("threads", tuning.threads);
   return k.finish();
 }

@@ -12,19 +12,6 @@ namespace {
 
 using ir::Kernel;
 
-// Iterates over all `rows` in tiles of `tile` rows; `body(row, in_range, carried)` gets the rows (i64 tile) and the
-// mask of those below `rows`. The carried values are tiles of that shape: each thread accumulates its own rows and the
-// caller reduces once after the walk, so the loop's loads do not wait on a block-wide reduction each step (one
-// reduction per 1024 rows made the count and reduce kernels of a 16384-row call take about 45 us together).
-using RowTileBody = std::function<Exprs(Expr row, Expr in_range, const Exprs& carried)>;
-Exprs for_each_row_tile(KernelBuilder& k, Expr rows, int64_t tile, Exprs carried, const RowTileBody& body) {
-  Expr zero = k.constant_int(0, ScalarType::I64), step = k.constant_int(tile, ScalarType::I64);
-  return k.for_loop(zero, rows, step, carried, [&](Expr start, const Exprs& inner) {
-    Expr row = start + k.arange(0, tile).to(ScalarType::I64);
-    return body(row, row < rows, inner);
-  });
-}
-
 // The count and reduce kernels' step: 8 rows a thread.
 constexpr int64_t kRowSetTile = int64_t{kRowSetThreads} * 8;
 
@@ -79,19 +66,9 @@ std::unique_ptr<Kernel> build_count(const CrossEntropySpec& spec) {
   Expr ignore_index = k.param(ir::i64(), "ignore_index"), normalizer = k.param(ir::f32(), "normalizer");
   Constexprs c = Constexprs::declare(k);
 
-  Expr zero = k.splat(k.constant_int(0, ScalarType::I32), {kRowSetTile}), one = k.constant_int(1, ScalarType::I32);
-  Exprs counts = for_each_row_tile(k, rows, kRowSetTile, {zero, zero}, [&](Expr row, Expr in_range, const Exprs& n) {
-    LabelFacts facts = label_facts(k, labels, spec.has_mask ? &mask : nullptr, row, d1, ignore_index, c, in_range);
-    return Exprs{n[0] + k.select(facts.ok, one, zero), n[1] + k.select(facts.bad, one, zero)};
-  });
-  Expr ok_rows = k.reduce_sum(counts[0]).to(ScalarType::F32);
-  Expr f_zero = k.constant(0.0, ScalarType::F32), f_one = k.constant(1.0, ScalarType::F32);
-  // mean: 1 / (ok rows); sum: 1 / num_label_tokens when given (0 tokens: a zero loss and gradient); none: 1.
-  Expr mean_scale = k.select(ok_rows > 0.0, 1.0 / ok_rows, f_zero);
-  Expr sum_scale = k.select(normalizer < 0.0, f_one, k.select(normalizer == 0.0, f_zero, 1.0 / normalizer));
-  Expr scale = k.select(c.reduction == 2.0, mean_scale, k.select(c.reduction == 1.0, sum_scale, f_one));
-  k.store(inv_den, scale);
-  k.store(bad_count, k.reduce_sum(counts[1]));
+  LabelCounts counts = count_labels(k, labels, spec.has_mask ? &mask : nullptr, rows, d1, ignore_index, c, kRowSetTile);
+  k.store(inv_den, reduction_scale(k, counts.ok, normalizer, c));
+  k.store(bad_count, counts.bad);
   k.store(tickets, k.constant_int(0, ScalarType::I32));  // for combine's LossReduction
   k.set_attribute("threads", kRowSetThreads);
   return k.finish();
@@ -122,18 +99,14 @@ std::unique_ptr<Kernel> build_combine(const CrossEntropySpec& spec) {
     Expr at = (rank.to(ScalarType::I64) * rows + row) * double(kPartialFields) + double(f);
     return k.load(k.addptr(partials, at), in_range, k.constant(0.0, ScalarType::F32));
   };
-  RowStats global = merge_partials(world, field, zero, c);
-
-  Expr d = global.d_rest + global.e_label;
-  Expr lse = log_sum_exp(global.m, d);
+  RowOutputs out = row_outputs(merge_partials(world, field, zero, c), facts, c);
   Expr weight = weights.defined() ? k.load(k.addptr(weights, row), in_range, k.constant(0.0, ScalarType::F32)) : Expr();
-  Expr loss = row_loss(lse, global.x_label, global.sum_x, facts, c);
   auto store_rows = [&](Expr base, Expr value) { k.store(k.addptr(base, row), value, in_range); };
-  store_rows(loss_rows, weight.defined() ? loss * weight : loss);
-  store_rows(lse_rows, lse);
-  store_rows(rest_rows, global.d_rest / d);
-  store_rows(logprob_rows, k.select(facts.ok, global.x_label - lse, zero));
-  k.if_then(c.entropy != 0.0, [&] { store_rows(entropy_rows, lse - global.sum_ex / d); });
+  store_rows(loss_rows, weight.defined() ? out.loss * weight : out.loss);
+  store_rows(lse_rows, out.lse);
+  store_rows(rest_rows, out.rest);
+  store_rows(logprob_rows, out.logprob);
+  k.if_then(c.entropy != 0.0, [&] { store_rows(entropy_rows, out.entropy); });
   if (reduction) {
     Expr programs = (rows + double(kCombineRowsPerProgram - 1)) / double(kCombineRowsPerProgram);
     reduction->store_in_last_program(k, programs, kCombineRowsPerProgram);

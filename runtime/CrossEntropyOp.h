@@ -42,8 +42,9 @@ class CrossEntropyOp {
   const DeviceKernel& built(CrossEntropyKernel which) const;
 
   CrossEntropySpec spec_;
-  CUcontext context_;                                     // where the kernels are loaded
-  std::array<std::unique_ptr<DeviceKernel>, 6> kernels_;  // built from the spec, indexed by CrossEntropyKernel
+  CUcontext context_;  // where the kernels are loaded
+  std::array<std::unique_ptr<DeviceKernel>, kKernelKinds>
+      kernels_;  // built from the spec, indexed by CrossEntropyKernel
   std::unique_ptr<runtime::TunedKernels> tuned_;
 };
 

@@ -152,6 +152,28 @@ TEST(CrossEntropy, OutOfRangeLabelsAreCountedAndGiveNaNLoss) {
   EXPECT_GT(out.ranks[0].bad_labels, 0);
 }
 
+// One shard's forward is the forward kernel alone (then reduce, when the spec reduces): its program 0 counts the
+// call's labels in steps of 4 x 128 rows, so 600 rows take two, and the bad count and the mean's scale must still
+// match the reference.
+TEST(CrossEntropy, OneShardForwardIsOneLaunchWhoseFirstProgramCountsTheLabels) {
+  for (Reduction reduction : {Reduction::None, Reduction::Mean}) {
+    ProblemOptions o = base(DType::BF16, 200, Mode::ForwardBackward);
+    o.d0 = 2, o.d1 = 300;
+    o.bad_label_fraction = 0.05;
+    o.spec.reduction = reduction;
+    auto backend = interpreter_backend();
+    StagedProblem staged = stage_problem(o, *backend);
+    const StagedRank& r = staged.ranks.at(0);
+    std::vector<Launch> plan = plan_forward(r.spec, r.call);
+    ASSERT_EQ(plan.size(), reduction == Reduction::None ? 1u : 2u);
+    EXPECT_EQ(plan.front().kernel, CrossEntropyKernel::Forward);
+    Outcome out = run_staged(o, *backend, staged);
+    EXPECT_GT(out.ranks[0].bad_labels, 0);
+    Verdict verdict = check_against_reference(o, out);
+    EXPECT_TRUE(verdict.ok) << verdict.str();
+  }
+}
+
 TEST(CrossEntropy, ForwardOnlyLogProbAndEntropy) {
   ProblemOptions o = base(DType::BF16, 1000, Mode::ForwardOnly);
   o.spec.entropy = true;
@@ -449,4 +471,5 @@ TEST(CrossEntropyKernels, BadSpecsNameTheField) {
   }
   spec.vocab_shard = 10;
   EXPECT_THROW(build_kernel(CrossEntropyKernel::Fused, spec), UserError);
+  EXPECT_THROW(build_kernel(CrossEntropyKernel::Forward, spec), UserError);
 }

@@ -158,10 +158,7 @@ struct CrossEntropy::Impl {
     const CrossEntropyOp& variant = op(alignment);
     std::vector<Launch> plan;
     switch (kind) {
-      case Call::Forward:
-        plan = plan_statistics(variant.spec(), c);
-        for (Launch& l : plan_loss(variant.spec(), c)) plan.push_back(std::move(l));
-        break;
+      case Call::Forward: plan = plan_forward(variant.spec(), c); break;  // world 1 (check_args): a single shard
       case Call::Partials: plan = plan_statistics(variant.spec(), c); break;
       case Call::FinishForward: plan = plan_loss(variant.spec(), c); break;
       case Call::Backward: plan = plan_backward(variant.spec(), c); break;

@@ -93,6 +93,7 @@ SweepProblem::SweepProblem(const CrossEntropySpec& spec, int64_t rows) {
 
 Launch SweepProblem::launch_of(const CrossEntropySpec& spec, CrossEntropyKernel kernel) const {
   std::vector<Launch> plan = kernel == CrossEntropyKernel::Fused      ? plan_fused(spec, call_)
+                             : kernel == CrossEntropyKernel::Forward  ? plan_forward(spec, call_)
                              : kernel == CrossEntropyKernel::Backward ? plan_backward(spec, call_)
                                                                       : plan_statistics(spec, call_);
   for (Launch& launch : plan)

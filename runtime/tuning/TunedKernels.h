@@ -40,7 +40,7 @@ class TunedKernels {
   TuningDevice device_;
   mutable std::mutex mutex_;
   // [kernel][log2 of the bucket]: null until the bucket's first call.
-  mutable std::array<std::array<std::atomic<const DeviceKernel*>, kMaxBucketExponent + 1>, 6> chosen_{};
+  mutable std::array<std::array<std::atomic<const DeviceKernel*>, kMaxBucketExponent + 1>, kKernelKinds> chosen_{};
   mutable std::map<std::string, std::unique_ptr<DeviceKernel>> winners_;  // by kernel name and tuning text
 };
 

@@ -369,9 +369,13 @@ Outcome run_staged(const ProblemOptions& o, Backend& b, const StagedProblem& sta
   if (o.mode == Mode::Fused) {
     for (const StagedRank& r : ranks) b.execute(r.spec, plan_fused(r.spec, r.call));
   } else {
-    for (const StagedRank& r : ranks) b.execute(r.spec, plan_statistics(r.spec, r.call));
-    exchange_partials(b, ranks);
-    for (const StagedRank& r : ranks) b.execute(r.spec, plan_loss(r.spec, r.call));
+    if (ranks.size() == 1 && ranks[0].spec.single_shard()) {
+      b.execute(ranks[0].spec, plan_forward(ranks[0].spec, ranks[0].call));
+    } else {
+      for (const StagedRank& r : ranks) b.execute(r.spec, plan_statistics(r.spec, r.call));
+      exchange_partials(b, ranks);
+      for (const StagedRank& r : ranks) b.execute(r.spec, plan_loss(r.spec, r.call));
+    }
     if (o.mode == Mode::ForwardBackward)
       for (const StagedRank& r : ranks) b.execute(r.spec, plan_backward(r.spec, r.call));
   }

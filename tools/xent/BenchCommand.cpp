@@ -96,13 +96,11 @@ nlohmann::json bench_one(const BenchOptions& o, int64_t vocab, double copy_bw, C
     append(plan_fused(spec, call));
     passes = 2;
   } else if (o.mode == "fwd-bwd") {
-    append(plan_statistics(spec, call));
-    append(plan_loss(spec, call));
+    append(plan_forward(spec, call));
     append(plan_backward(spec, call));
     passes = 3;
   } else if (o.mode == "fwd") {
-    append(plan_statistics(spec, call));
-    append(plan_loss(spec, call));
+    append(plan_forward(spec, call));
     passes = 1;
   } else {
     throw UserError(cat("--mode: unknown mode '", o.mode, "'; use fused, fwd-bwd or fwd"));
@@ -111,7 +109,8 @@ nlohmann::json bench_one(const BenchOptions& o, int64_t vocab, double copy_bw, C
   double ms = time_plan(op, plan, o.iterations, stream);
   double useful = passes * double(rows) * vocab * elem;
   // The kernel the timed calls launched: a stored `xent tune` winner when there is one, else the heuristic's.
-  const DeviceKernel& main = op.kernel(o.mode == "fused" ? CrossEntropyKernel::Fused : CrossEntropyKernel::Stats, rows);
+  const DeviceKernel& main =
+      op.kernel(o.mode == "fused" ? CrossEntropyKernel::Fused : CrossEntropyKernel::Forward, rows);
   nlohmann::json r = {{"vocab", vocab},
                       {"ms", ms},
                       {"useful_gb_per_s", useful / (ms * 1e-3) / 1e9},

@@ -30,11 +30,9 @@ std::string launched_kernels(const CrossEntropySpec& spec, const verify::Problem
   CrossEntropyCall call;
   call.d0 = problem.d0;
   call.d1 = problem.d1;
-  std::vector<Launch> plan = problem.mode == verify::Mode::Fused ? plan_fused(spec, call) : plan_statistics(spec, call);
-  if (problem.mode != verify::Mode::Fused) {
-    for (Launch& l : plan_loss(spec, call)) plan.push_back(std::move(l));
+  std::vector<Launch> plan = problem.mode == verify::Mode::Fused ? plan_fused(spec, call) : plan_forward(spec, call);
+  if (problem.mode == verify::Mode::ForwardBackward)
     for (Launch& l : plan_backward(spec, call)) plan.push_back(std::move(l));
-  }
   std::string names;
   for (const Launch& l : plan) names += (names.empty() ? "" : ", ") + std::string(kernel_name(l.kernel));
   return names;

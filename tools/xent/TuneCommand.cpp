@@ -43,8 +43,10 @@ struct TuneOptions {
 };
 
 std::vector<CrossEntropyKernel> kernels_of(const std::string& mode, const CrossEntropySpec& spec) {
-  if (mode == "fwd") return {CrossEntropyKernel::Stats};
-  if (mode == "fwd-bwd") return {CrossEntropyKernel::Stats, CrossEntropyKernel::Backward};
+  // A shard's forward walks its rows in the statistics kernel, one shard's in the forward kernel (plan_forward).
+  const CrossEntropyKernel forward = spec.single_shard() ? CrossEntropyKernel::Forward : CrossEntropyKernel::Stats;
+  if (mode == "fwd") return {forward};
+  if (mode == "fwd-bwd") return {forward, CrossEntropyKernel::Backward};
   if (!spec.single_shard())
     throw UserError(
         "--mode fused: the fused kernel needs the whole vocabulary on one rank (leave out --vocab-shard); "
