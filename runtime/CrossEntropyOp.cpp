@@ -1,5 +1,7 @@
 #include "runtime/CrossEntropyOp.h"
 
+#include <algorithm>
+
 #include "compiler/Error.h"
 #include "runtime/cuda/Context.h"
 
@@ -38,16 +40,34 @@ struct PackedArgs {
 CrossEntropyOp::CrossEntropyOp(const CrossEntropySpec& spec) : spec_(spec) {
   spec_.validate();
   context_ = cuda::ensure_context();
-  const std::vector<CrossEntropyKernel> kernels = kernels_for(spec_);
-  compile_in_parallel(spec_, kernels);
-  for (CrossEntropyKernel k : kernels) kernels_[static_cast<size_t>(k)] = load_kernel(spec_, k);
   tuned_ = std::make_unique<runtime::TunedKernels>(spec_, runtime::current_tuning_device());
 }
 
+void CrossEntropyOp::load(const std::vector<CrossEntropyKernel>& kernels) const {
+  const std::vector<CrossEntropyKernel> used = kernels_for(spec_);
+  std::vector<CrossEntropyKernel> missing;
+  for (CrossEntropyKernel k : kernels) {
+    if (std::find(used.begin(), used.end(), k) == used.end())
+      throw UserError(cat(kernel_name(k), " is not part of this op (", spec_.canonical(), ")"));
+    if (!loaded_[size_t(k)].load(std::memory_order_acquire) &&
+        std::find(missing.begin(), missing.end(), k) == missing.end())
+      missing.push_back(k);
+  }
+  if (missing.empty()) return;
+  std::lock_guard lock(load_mutex_);
+  cuda::adopt_context(context_);
+  compile_in_parallel(spec_, missing);
+  for (CrossEntropyKernel k : missing) {
+    if (owned_[size_t(k)]) continue;  // another thread loaded it meanwhile
+    owned_[size_t(k)] = load_kernel(spec_, k);
+    loaded_[size_t(k)].store(owned_[size_t(k)].get(), std::memory_order_release);
+  }
+}
+
 const DeviceKernel& CrossEntropyOp::built(CrossEntropyKernel which) const {
-  const auto& k = kernels_[static_cast<size_t>(which)];
-  if (!k) throw UserError(cat(kernel_name(which), " is not part of this op (", spec_.canonical(), ")"));
-  return *k;
+  if (const DeviceKernel* k = loaded_[size_t(which)].load(std::memory_order_acquire)) return *k;
+  load({which});
+  return *loaded_[size_t(which)].load(std::memory_order_acquire);
 }
 
 const DeviceKernel& CrossEntropyOp::kernel(CrossEntropyKernel which, int64_t rows) const {
@@ -57,6 +77,10 @@ const DeviceKernel& CrossEntropyOp::kernel(CrossEntropyKernel which, int64_t row
 
 void CrossEntropyOp::enqueue(const std::vector<Launch>& launches, CUstream stream) const {
   cuda::adopt_context(context_);
+  std::vector<CrossEntropyKernel> kernels;
+  for (const Launch& launch : launches)
+    if (!loaded_[size_t(launch.kernel)].load(std::memory_order_acquire)) kernels.push_back(launch.kernel);
+  if (!kernels.empty()) load(kernels);  // the plan's first run: its kernels side by side
   for (const Launch& launch : launches) {
     if (launch.grid == 0) continue;  // zero rows: nothing to launch
     launch_kernel(kernel(launch.kernel, launch.rows), launch, stream);

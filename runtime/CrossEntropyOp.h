@@ -1,20 +1,24 @@
 // The cross-entropy op on the GPU: a spec's kernels loaded for the current device, and the launch of plans
 // (kernels/CrossEntropyLaunch.h) on the caller's stream.
 //
-// Construction compiles or loads every kernel of the spec (through the JIT and its disk cache) and resolves the
-// functions once; after that a call builds its launch plan and enqueues cuLaunchKernel calls on the caller's stream:
-// no device allocation, no host synchronization and no driver queries, so the op can be captured in a CUDA graph.
-// The caller owns the workspace (workspace_bytes) and every tensor; the op keeps no per-call state.
+// A kernel is compiled or loaded (through the JIT and its disk cache) at the first plan that launches it, together
+// with the plan's other kernels not loaded yet (compiled side by side), and its function resolved once: a process
+// that only makes fused calls loads the three kernels those launch, not all seven. After that a call builds its
+// launch plan and enqueues cuLaunchKernel calls on the caller's stream: no device allocation, no host
+// synchronization and no driver queries, so the op can be captured in a CUDA graph once each kernel has run. The
+// caller owns the workspace (workspace_bytes) and every tensor; the op keeps no per-call state.
 //
-// The one exception is tuning: when the spec leaves it to xent (zero fields), the first call of each row-count bucket
-// looks for a winner that `xent tune` stored for this device and loads its kernel (runtime/tuning/TunedKernels.h);
-// later calls of the bucket launch it without any of that.
+// The one other exception is tuning: when the spec leaves it to xent (zero fields), the first call of each row-count
+// bucket looks for a winner that `xent tune` stored for this device and loads its kernel
+// (runtime/tuning/TunedKernels.h); later calls of the bucket launch it without any of that.
 #pragma once
 
 #include <cuda.h>
 
 #include <array>
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "kernels/CrossEntropyLaunch.h"
@@ -25,7 +29,7 @@ namespace xent {
 
 class CrossEntropyOp {
  public:
-  // Loads the spec's kernels for the device of the current context (made current if none is).
+  // Checks the spec and takes the device of the current context (made current if none is); loads no kernel yet.
   explicit CrossEntropyOp(const CrossEntropySpec& spec);
 
   const CrossEntropySpec& spec() const { return spec_; }
@@ -39,12 +43,17 @@ class CrossEntropyOp {
   const DeviceKernel& kernel(CrossEntropyKernel which, int64_t rows) const;
 
  private:
+  // The kernel built from the spec (loaded now if it is not yet).
   const DeviceKernel& built(CrossEntropyKernel which) const;
+  // Loads those of `kernels` that are not loaded yet; UserError for one the spec does not use (kernels_for).
+  void load(const std::vector<CrossEntropyKernel>& kernels) const;
 
   CrossEntropySpec spec_;
   CUcontext context_;  // where the kernels are loaded
-  std::array<std::unique_ptr<DeviceKernel>, kKernelKinds>
-      kernels_;  // built from the spec, indexed by CrossEntropyKernel
+  // Built from the spec, indexed by CrossEntropyKernel: null until loaded, then set once (read without the mutex).
+  mutable std::array<std::atomic<const DeviceKernel*>, kKernelKinds> loaded_{};
+  mutable std::array<std::unique_ptr<DeviceKernel>, kKernelKinds> owned_;
+  mutable std::mutex load_mutex_;
   std::unique_ptr<runtime::TunedKernels> tuned_;
 };
 
