@@ -14,11 +14,12 @@ std::unique_ptr<ir::Kernel> build_reduce(const CrossEntropySpec& spec);
 std::unique_ptr<ir::Kernel> build_backward(const CrossEntropySpec& spec);
 std::unique_ptr<ir::Kernel> build_fused(const CrossEntropySpec& spec);
 std::unique_ptr<ir::Kernel> build_forward(const CrossEntropySpec& spec);
+std::unique_ptr<ir::Kernel> build_fused_small(const CrossEntropySpec& spec);
 }  // namespace ce
 
 namespace {
-constexpr std::array<std::string_view, kKernelKinds> kNames = {"ce_count",    "ce_stats", "ce_combine", "ce_reduce",
-                                                               "ce_backward", "ce_fused", "ce_forward"};
+constexpr std::array<std::string_view, kKernelKinds> kNames = {
+    "ce_count", "ce_stats", "ce_combine", "ce_reduce", "ce_backward", "ce_fused", "ce_forward", "ce_fused_small"};
 }
 
 std::string_view kernel_name(CrossEntropyKernel kernel) { return kNames[static_cast<size_t>(kernel)]; }
@@ -39,6 +40,7 @@ std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec) {
   if (spec.single_shard()) {
     kernels.push_back(CrossEntropyKernel::Forward);
     kernels.push_back(CrossEntropyKernel::Fused);
+    kernels.push_back(CrossEntropyKernel::FusedSmall);
   }
   return kernels;
 }
@@ -116,7 +118,12 @@ int64_t staged_part_width(const CrossEntropySpec& spec, const Tuning& tuning) {
 
 bool uses_tuning(CrossEntropyKernel kernel) {
   return kernel == CrossEntropyKernel::Stats || kernel == CrossEntropyKernel::Forward ||
-         kernel == CrossEntropyKernel::Backward || kernel == CrossEntropyKernel::Fused;
+         kernel == CrossEntropyKernel::Backward || kernel == CrossEntropyKernel::Fused ||
+         kernel == CrossEntropyKernel::FusedSmall;
+}
+
+CrossEntropyKernel row_walk_of(CrossEntropyKernel kernel) {
+  return kernel == CrossEntropyKernel::FusedSmall ? CrossEntropyKernel::Fused : kernel;
 }
 
 Staging fused_staging(const CrossEntropySpec& spec) {
@@ -131,6 +138,7 @@ Staging fused_staging(const CrossEntropySpec& spec) {
 }
 
 Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
+  kernel = row_walk_of(kernel);
   Tuning t = spec.tuning;
   if (kernel == CrossEntropyKernel::Fused && fused_staging(spec) == Staging::Shared) return staged_tuning(spec, t);
   // 1024 threads leave 64 registers a thread: enough for the two per-lane sums of a plain fused row, not for the
@@ -160,11 +168,13 @@ Tuning tuning_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
 }
 
 int64_t row_extent(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
+  kernel = row_walk_of(kernel);
   bool head = alignment_for(spec, kernel) == Alignment::Base;
   return spec.vocab_shard + (head ? vector_elements(spec.dtype) - 1 : 0);
 }
 
 Alignment alignment_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
+  kernel = row_walk_of(kernel);
   // Row heads (Alignment::Base) let a kernel read 16-byte vectors from rows that do not start on one. On an H100 at
   // V = 50257 they took forward+backward's gradient kernel from 60% to 81% of copy bandwidth, and once statistics
   // folded per 16-byte lane (change 13) the statistics kernel from 85% to 91%, and with only the first group masked
@@ -200,6 +210,8 @@ std::unique_ptr<ir::Kernel> build_kernel(CrossEntropyKernel kernel, const CrossE
     case CrossEntropyKernel::Backward: return ce::build_backward(spec);
     case CrossEntropyKernel::Fused:
       return ce::build_fused(whole_vocabulary(spec, kernel, "stats, combine and backward"));
+    case CrossEntropyKernel::FusedSmall:
+      return ce::build_fused_small(whole_vocabulary(spec, kernel, "stats, combine and backward"));
   }
   throw InternalError("build_kernel: unknown kernel");
 }

@@ -14,10 +14,13 @@
 //   fused     1 per row    single shard: statistics, loss and gradient in one pass over the row, staged in shared
 //                          memory (Tuning::staging) so that the logits leave DRAM once (or a cluster of programs
 //                          per row, each holding a part of it)
+//   fused_small            the fused kernel for calls on few rows: every program also counts the call's labels
+//                          (each reads them all), so no count launch precedes it; program 0 stores what count would
 //
 // Forward then backward: count, stats, [exchange of partials], combine, later backward.
 //                         One shard: forward, reduce (not for `none`), later backward.
-// Fused (one shard):      count, fused, reduce. (The fused kernel does not reduce the loss itself as combine does:
+// Fused (one shard):      count, fused, reduce; up to kMaxFusedSmallRows rows fused_small, reduce. (The fused kernel
+// does not reduce the loss itself as combine does:
 //                         the fences of LossReduction cost it 8-13% of its bandwidth, and 4-6% even unexecuted;
 //                         docs/performance.md, change 36.)
 // The reduced loss is summed in one fixed order for a given kernel (deterministic).
@@ -44,6 +47,7 @@
 //   fused:    logits[T], labels[T], mask[T]?, weights ptr<f32>?, inv_den ptr<f32>, loss_rows, lse, rest (ptr<f32>),
 //             grad[T] (absent when in place), d1 i64, ignore_index i64, grad_scale f32,
 //             exchange ptr<f32> (rows x cluster x kPartialFields; used only with a cluster)
+//   fused_small: fused's, then rows i64, normalizer f32, bad ptr<i32> (inv_den is then written by program 0)
 // `?` marks parameters present only when the spec has a mask / weights, `^` those present only when it reduces
 // (reduction sum or mean).
 //
@@ -67,12 +71,16 @@
 
 namespace xent {
 
-enum class CrossEntropyKernel : uint8_t { Count, Stats, Combine, Reduce, Backward, Fused, Forward };
-inline constexpr size_t kKernelKinds = 7;
+enum class CrossEntropyKernel : uint8_t { Count, Stats, Combine, Reduce, Backward, Fused, Forward, FusedSmall };
+inline constexpr size_t kKernelKinds = 8;
 
 inline constexpr int kPartialFields = 6;
 inline constexpr int kCombineRowsPerProgram = 256;
 inline constexpr int kRowSetThreads = 1024;  // the count and reduce kernels' one program
+// The most rows a fused call counts its labels on in the fused kernel (fused_small) rather than in a count launch
+// before it: every program reads all of them, 4 KB at 512 rows against a row's 32-512 KB, and the launch saved is a
+// few microseconds, a large part of a small call and a vanishing one of a long call.
+inline constexpr int64_t kMaxFusedSmallRows = 512;
 // The most shared memory a kernel stages a row in: 200 KiB (the H100 sweeps of docs/performance.md stop there), or
 // less on a GPU with less (spec.shared_memory), keeping 2 KiB for the reductions' scratch.
 int64_t max_staged_row_bytes(const CrossEntropySpec& spec);
@@ -80,12 +88,16 @@ int64_t max_staged_row_bytes(const CrossEntropySpec& spec);
 std::string_view kernel_name(CrossEntropyKernel kernel);
 // The kernel named `name` ("ce_fused"); throws UserError listing the names otherwise.
 CrossEntropyKernel kernel_from_name(std::string_view name);
-// The kernels an op with this spec uses (fused and forward only for a single shard).
+// The kernels an op with this spec uses (fused, fused_small and forward only for a single shard).
 std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec);
 
-// The kernels whose code depends on the spec's Tuning (stats, forward, backward, fused: the ones that walk a row). The
-// others take none and are built the same for every tuning.
+// The kernels whose code depends on the spec's Tuning (stats, forward, backward, fused, fused_small: the ones that walk
+// a row). The others take none and are built the same for every tuning.
 bool uses_tuning(CrossEntropyKernel kernel);
+
+// The kernel whose walk over a row `kernel` shares, and with it the tuning (tuning_for, tuning_candidates), the
+// alignment and the row extent: fused for fused_small, else the kernel itself.
+CrossEntropyKernel row_walk_of(CrossEntropyKernel kernel);
 
 // The tuning a kernel of the family is built with: the spec's choices, and the built-in heuristic's for zero fields,
 // with a block longer than the row's extent cut to it (both hold the row as one tile, so they build the same code).

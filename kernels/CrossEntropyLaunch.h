@@ -76,7 +76,12 @@ std::vector<Launch> plan_loss(const CrossEntropySpec& spec, const CrossEntropyCa
 std::vector<Launch> plan_forward(const CrossEntropySpec& spec, const CrossEntropyCall& call);
 // The gradient from the saved statistics and grad_output.
 std::vector<Launch> plan_backward(const CrossEntropySpec& spec, const CrossEntropyCall& call);
-// Single shard, one pass: count, fused, reduce (not for `none`).
-std::vector<Launch> plan_fused(const CrossEntropySpec& spec, const CrossEntropyCall& call);
+// Where a fused call counts its labels (the reduction's scale, the bad-label count): in a count launch before the fused
+// kernel, or in every program of fused_small (a launch fewer; each program reads every label). Auto: fused_small up to
+// kMaxFusedSmallRows rows.
+enum class FusedCount : uint8_t { Auto, Launch, InKernel };
+// Single shard, one pass: count, fused, reduce (not for `none`); or fused_small, reduce.
+std::vector<Launch> plan_fused(const CrossEntropySpec& spec, const CrossEntropyCall& call,
+                               FusedCount count = FusedCount::Auto);
 
 }  // namespace xent

@@ -553,8 +553,13 @@ std::unique_ptr<Kernel> build_backward(const CrossEntropySpec& spec) {
   return k.finish();
 }
 
-std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
-  KernelBuilder k("ce_fused");
+namespace {
+
+// The fused kernel, taking the reduction's scale from the count kernel (ce_fused), or with `counts_labels` counting
+// the call's labels in every program first (ce_fused_small: no count launch before it, for calls on few rows; program
+// 0 stores the scale and the bad-label count, as count would).
+std::unique_ptr<Kernel> fused_kernel(const CrossEntropySpec& spec, bool counts_labels) {
+  KernelBuilder k(counts_labels ? "ce_fused_small" : "ce_fused");
   Tuning tuning = tuning_for(spec, CrossEntropyKernel::Fused);
   RowInputs in = RowInputs::declare(k, spec, CrossEntropyKernel::Fused, tuning, true);
   Expr inv_den = k.param(ir::ptr(ScalarType::F32), "inv_den");
@@ -566,6 +571,11 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   Expr grad_scale = k.param(ir::f32(), "grad_scale");
   // Always a parameter, so that every tuning of the kernel has one ABI (a stored `xent tune` winner may use a cluster).
   Expr exchange = k.param(ir::ptr(ScalarType::F32), "exchange");
+  Expr rows, normalizer, bad_count;
+  if (counts_labels) {
+    rows = k.param(ir::i64(), "rows"), normalizer = k.param(ir::f32(), "normalizer");
+    bad_count = k.param(ir::ptr(ScalarType::I32), "bad");
+  }
   Constexprs c = Constexprs::declare(k);
 
   FusedPass pass = tuning.cluster == 1 ? stream_row(k, spec, tuning, in, d1, ignore_index, c)
@@ -587,7 +597,19 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   else
     store_row_outputs();
 
-  Expr scale = grad_scale * weight * k.load(inv_den);
+  Expr inv_den_value;
+  if (counts_labels) {
+    // One row a thread a step: the calls are short, and the walk's registers stay the kernel's most.
+    LabelCounts n = count_labels(k, in.labels, in.mask_or_null(), rows, d1, ignore_index, c, tuning.threads);
+    inv_den_value = reduction_scale(k, n.ok, normalizer, c);
+    k.if_then(k.program_id(0) == 0.0, [&] {
+      k.store(inv_den, inv_den_value);
+      k.store(bad_count, n.bad);
+    });
+  } else {
+    inv_den_value = k.load(inv_den);
+  }
+  Expr scale = grad_scale * weight * inv_den_value;
   Expr grad_start = grad.row_start(row.index, d1).pointer;
   if (!pass.part.columns.defined()) {
     // The row's second read: backward, so that it starts with the columns still in L2.
@@ -604,5 +626,10 @@ std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) {
   k.set_attribute("cluster", tuning.cluster);
   return k.finish();
 }
+
+}  // namespace
+
+std::unique_ptr<Kernel> build_fused(const CrossEntropySpec& spec) { return fused_kernel(spec, false); }
+std::unique_ptr<Kernel> build_fused_small(const CrossEntropySpec& spec) { return fused_kernel(spec, true); }
 
 }  // namespace xent::ce

@@ -25,6 +25,7 @@ bool holds_whole_row(int64_t extent, int threads) {
 
 std::vector<Tuning> tuning_candidates(const CrossEntropySpec& spec, CrossEntropyKernel kernel) {
   if (!uses_tuning(kernel)) return {};
+  kernel = row_walk_of(kernel);
   CrossEntropySpec base = spec;
   base.tuning = {};
   std::vector<Tuning> candidates = {tuning_for(base, kernel)};

@@ -46,11 +46,9 @@ struct VocabCase {
 class CrossEntropyVocab : public ::testing::TestWithParam<VocabCase> {};
 
 TEST_P(CrossEntropyVocab, FusedAndForwardBackwardMatchReference) {
-  for (Mode mode : {Mode::Fused, Mode::ForwardBackward}) {
-    ProblemOptions o = base(GetParam().dtype, GetParam().vocab, mode);
-    o.seed = GetParam().vocab * 3 + int(mode);
-    check(o);
-  }
+  ProblemOptions o = base(GetParam().dtype, GetParam().vocab);
+  o.seed = GetParam().vocab * 3;
+  for (const ProblemOptions& path : on_every_path(o)) check(path);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sizes, CrossEntropyVocab,
@@ -75,17 +73,16 @@ TEST(CrossEntropy, LayoutsAndLabelTypes) {
 }
 
 TEST(CrossEntropy, ReductionsAndNormalizers) {
-  for (Reduction reduction : {Reduction::None, Reduction::Sum, Reduction::Mean})
-    for (Mode mode : {Mode::Fused, Mode::ForwardBackward}) {
-      ProblemOptions o = base(DType::F32, 257, mode);
-      o.spec.reduction = reduction;
-      check(o);
-    }
+  for (Reduction reduction : {Reduction::None, Reduction::Sum, Reduction::Mean}) {
+    ProblemOptions o = base(DType::F32, 257);
+    o.spec.reduction = reduction;
+    for (const ProblemOptions& path : on_every_path(o)) check(path);
+  }
   for (float tokens : {0.0f, 7.0f}) {
     ProblemOptions o = base(DType::BF16, 257);
     o.spec.reduction = Reduction::Sum;
     o.num_label_tokens = tokens;
-    check(o);
+    for (const ProblemOptions& path : on_every_path(o)) check(path);
   }
 }
 
@@ -172,6 +169,34 @@ TEST(CrossEntropy, OneShardForwardIsOneLaunchWhoseFirstProgramCountsTheLabels) {
     Verdict verdict = check_against_reference(o, out);
     EXPECT_TRUE(verdict.ok) << verdict.str();
   }
+}
+
+// A fused call counts its labels in every program of fused_small up to kMaxFusedSmallRows rows, and in a count launch
+// before ce_fused on more. Counting in the kernel over 600 rows takes three steps of 256 rows: the bad count and every
+// gradient's 1 / (ok rows) must still match the reference.
+TEST(CrossEntropy, FusedSmallCountsTheLabelsInEveryProgram) {
+  CrossEntropySpec spec;
+  CrossEntropyCall call;
+  call.d0 = 1;
+  auto kernels = [&](int64_t rows) {
+    call.d1 = rows;
+    std::vector<CrossEntropyKernel> launched;
+    for (const Launch& l : plan_fused(spec, call)) launched.push_back(l.kernel);
+    return launched;
+  };
+  using K = CrossEntropyKernel;
+  EXPECT_EQ(kernels(kMaxFusedSmallRows), (std::vector<K>{K::FusedSmall, K::Reduce}));
+  EXPECT_EQ(kernels(kMaxFusedSmallRows + 1), (std::vector<K>{K::Count, K::Fused, K::Reduce}));
+
+  ProblemOptions o = base(DType::BF16, 200, Mode::Fused);
+  o.d0 = 2, o.d1 = 300;
+  o.bad_label_fraction = 0.05;
+  o.fused_count = FusedCount::InKernel;
+  auto backend = interpreter_backend();
+  Outcome out = run_problem(o, *backend);
+  EXPECT_GT(out.ranks[0].bad_labels, 0);
+  Verdict verdict = check_against_reference(o, out);
+  EXPECT_TRUE(verdict.ok) << verdict.str();
 }
 
 TEST(CrossEntropy, ForwardOnlyLogProbAndEntropy) {

@@ -92,10 +92,11 @@ SweepProblem::SweepProblem(const CrossEntropySpec& spec, int64_t rows) {
 }
 
 Launch SweepProblem::launch_of(const CrossEntropySpec& spec, CrossEntropyKernel kernel) const {
-  std::vector<Launch> plan = kernel == CrossEntropyKernel::Fused      ? plan_fused(spec, call_)
-                             : kernel == CrossEntropyKernel::Forward  ? plan_forward(spec, call_)
-                             : kernel == CrossEntropyKernel::Backward ? plan_backward(spec, call_)
-                                                                      : plan_statistics(spec, call_);
+  std::vector<Launch> plan = kernel == CrossEntropyKernel::Fused        ? plan_fused(spec, call_, FusedCount::Launch)
+                             : kernel == CrossEntropyKernel::FusedSmall ? plan_fused(spec, call_, FusedCount::InKernel)
+                             : kernel == CrossEntropyKernel::Forward    ? plan_forward(spec, call_)
+                             : kernel == CrossEntropyKernel::Backward   ? plan_backward(spec, call_)
+                                                                        : plan_statistics(spec, call_);
   for (Launch& launch : plan)
     if (launch.kernel == kernel) return std::move(launch);
   throw InternalError(cat("SweepProblem: no ", kernel_name(kernel), " launch in its plan"));

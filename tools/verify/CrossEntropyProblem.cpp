@@ -320,8 +320,22 @@ ProblemOptions ProblemOptions::whole_vocab(DType dtype, int64_t vocab, Mode mode
 std::string ProblemOptions::str() const {
   std::ostringstream out;
   out << spec.canonical() << " d0=" << d0 << " d1=" << d1 << " layout=" << int(layout) << " upstream=" << int(upstream)
-      << " mode=" << int(mode) << " shards=" << shards.size() << " misaligned=" << misaligned << " seed=" << seed;
+      << " mode=" << int(mode) << " fused_count=" << int(fused_count) << " shards=" << shards.size()
+      << " misaligned=" << misaligned << " seed=" << seed;
   return out.str();
+}
+
+std::vector<ProblemOptions> on_every_path(ProblemOptions o) {
+  std::vector<ProblemOptions> paths;
+  for (FusedCount counting : {FusedCount::Launch, FusedCount::InKernel}) {
+    o.mode = Mode::Fused;
+    o.fused_count = counting;
+    paths.push_back(o);
+  }
+  o.mode = Mode::ForwardBackward;
+  o.fused_count = FusedCount::Auto;
+  paths.push_back(o);
+  return paths;
 }
 
 StagedProblem stage_problem(const ProblemOptions& o, Backend& b) {
@@ -367,7 +381,7 @@ Outcome collect_outcome(const ProblemOptions& o, Backend& b, const StagedProblem
 Outcome run_staged(const ProblemOptions& o, Backend& b, const StagedProblem& staged) {
   const std::vector<StagedRank>& ranks = staged.ranks;
   if (o.mode == Mode::Fused) {
-    for (const StagedRank& r : ranks) b.execute(r.spec, plan_fused(r.spec, r.call));
+    for (const StagedRank& r : ranks) b.execute(r.spec, plan_fused(r.spec, r.call, o.fused_count));
   } else {
     if (ranks.size() == 1 && ranks[0].spec.single_shard()) {
       b.execute(ranks[0].spec, plan_forward(ranks[0].spec, ranks[0].call));

@@ -28,6 +28,7 @@ struct ProblemOptions {
   Layout layout = Layout::Contiguous;
   Upstream upstream = Upstream::One;
   Mode mode = Mode::ForwardBackward;
+  FusedCount fused_count = FusedCount::Auto;  // Mode::Fused: where the call counts its labels (plan_fused)
   double logit_scale = 3.0;
   double ignore_fraction = 0.1;
   double bad_label_fraction = 0.0;
@@ -43,6 +44,10 @@ struct ProblemOptions {
   // One rank holding all `vocab` columns of `dtype`, run in `mode` over d0 x d1 rows; the rest as declared above.
   static ProblemOptions whole_vocab(DType dtype, int64_t vocab, Mode mode, int64_t d0 = 2, int64_t d1 = 5);
 };
+
+// `o` on each way a single shard's call runs, for suites that cover them all: fused after a count launch, fused_small
+// counting its own labels, and forward then backward.
+std::vector<ProblemOptions> on_every_path(ProblemOptions o);
 
 // V columns over W ranks as evenly as they go: V / W each, and the first V % W ranks one column more (50257 over 8:
 // one rank of 6283, seven of 6282).

@@ -108,9 +108,10 @@ nlohmann::json bench_one(const BenchOptions& o, int64_t vocab, double copy_bw, C
 
   double ms = time_plan(op, plan, o.iterations, stream);
   double useful = passes * double(rows) * vocab * elem;
-  // The kernel the timed calls launched: a stored `xent tune` winner when there is one, else the heuristic's.
-  const DeviceKernel& main =
-      op.kernel(o.mode == "fused" ? CrossEntropyKernel::Fused : CrossEntropyKernel::Forward, rows);
+  // The kernel the timed calls launched to walk the rows: a stored `xent tune` winner when there is one, else the
+  // heuristic's.
+  auto walks = std::find_if(plan.begin(), plan.end(), [](const Launch& l) { return uses_tuning(l.kernel); });
+  const DeviceKernel& main = op.kernel(walks->kernel, rows);
   nlohmann::json r = {{"vocab", vocab},
                       {"ms", ms},
                       {"useful_gb_per_s", useful / (ms * 1e-3) / 1e9},

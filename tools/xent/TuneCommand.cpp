@@ -42,8 +42,9 @@ struct TuneOptions {
   CLI::Option* alignment = nullptr;  // to tell --alignment given from its default
 };
 
-std::vector<CrossEntropyKernel> kernels_of(const std::string& mode, const CrossEntropySpec& spec) {
-  // A shard's forward walks its rows in the statistics kernel, one shard's in the forward kernel (plan_forward).
+// The kernels that calls of `mode` on `tokens` rows launch to walk their rows (plan_forward, plan_fused).
+std::vector<CrossEntropyKernel> kernels_of(const std::string& mode, const CrossEntropySpec& spec, int64_t tokens) {
+  // A shard's forward walks its rows in the statistics kernel, one shard's in the forward kernel.
   const CrossEntropyKernel forward = spec.single_shard() ? CrossEntropyKernel::Forward : CrossEntropyKernel::Stats;
   if (mode == "fwd") return {forward};
   if (mode == "fwd-bwd") return {forward, CrossEntropyKernel::Backward};
@@ -51,7 +52,7 @@ std::vector<CrossEntropyKernel> kernels_of(const std::string& mode, const CrossE
     throw UserError(
         "--mode fused: the fused kernel needs the whole vocabulary on one rank (leave out --vocab-shard); "
         "use --mode fwd-bwd or fwd for a shard");
-  return {CrossEntropyKernel::Fused};
+  return {tokens <= kMaxFusedSmallRows ? CrossEntropyKernel::FusedSmall : CrossEntropyKernel::Fused};
 }
 
 // The alignment the runtime picks for contiguous rows of this spec, unless --alignment says otherwise: a sweep of
@@ -137,7 +138,7 @@ void write_json(const std::string& path, const TuneOptions& o, const CrossEntrop
 void run_tune(const TuneOptions& o) {
   if (o.show) return show_tuning();
   CrossEntropySpec spec = tuned_spec(o);
-  runtime::TuneRequest request{spec, kernels_of(o.mode, spec), o.tokens, o.iterations, {}};
+  runtime::TuneRequest request{spec, kernels_of(o.mode, spec, o.tokens), o.tokens, o.iterations, {}};
   std::string why;
   if (!cuda::gpu_available(&why))
     throw UserError(cat("xent tune times kernels on an NVIDIA GPU, and none is usable here: ", why,
@@ -169,7 +170,9 @@ void add_tune_command(CLI::App& app) {
   CLI::Option* tokens =
       tune->add_option("--tokens", o->tokens, "rows per launch")->capture_default_str()->check(kRowCount);
   CLI::Option* mode =
-      tune->add_option("--mode", o->mode, "fused (ce_fused), fwd-bwd (ce_stats, ce_backward) or fwd (ce_stats)")
+      tune->add_option("--mode", o->mode,
+                       "fused (ce_fused; ce_fused_small up to 512 tokens), fwd-bwd (ce_forward, ce_backward) or fwd "
+                       "(ce_forward; ce_stats for a --vocab-shard)")
           ->capture_default_str()
           ->check(CLI::IsMember({"fused", "fwd-bwd", "fwd"}));
   CLI::Option* iterations = tune->add_option("--iterations", o->iterations, "timed launches per variant (median)")
