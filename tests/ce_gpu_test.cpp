@@ -11,6 +11,7 @@
 #include "compiler/ir/Semantics.h"
 #include "kernels/CrossEntropyReference.h"
 #include "runtime/CrossEntropyOp.h"
+#include "runtime/Jit.h"
 #include "runtime/cuda/Check.h"
 #include "runtime/cuda/Context.h"
 #include "runtime/cuda/Driver.h"
@@ -48,6 +49,33 @@ TEST_F(GpuCrossEntropy, VocabSizesAndDtypes) {
       o.seed = vocab + int(dtype) * 7;
       for (const ProblemOptions& path : on_every_path(o)) check(path);
     }
+}
+
+// An op loads a kernel at the first call that launches it: a fused call of few rows asks the JIT for fused_small and
+// reduce alone (compiled, or read from the disk cache, once each), a second call for nothing, and a forward then for
+// the forward kernel only (reduce is loaded).
+TEST_F(GpuCrossEntropy, AnOpLoadsOnlyTheKernelsItsCallsLaunch) {
+  ProblemOptions o = base(DType::BF16, 3011, Mode::Fused);
+  o.spec.label_smoothing = 0.03;  // a spec no other test builds, so that no kernel of it is in memory yet
+  auto backend = cuda_backend();
+  StagedProblem staged = stage_problem(o, *backend);
+  const StagedRank& r = staged.ranks.at(0);
+  CrossEntropyOp op(r.spec);
+  auto loaded_since = [&, before = runtime::PtxJit::instance().counters()]() {
+    runtime::JitCounters now = runtime::PtxJit::instance().counters();
+    return now.compiles + now.disk_hits - before.compiles - before.disk_hits;
+  };
+  EXPECT_EQ(loaded_since(), 0u) << "the op loaded kernels before its first call";
+  op.enqueue(plan_fused(r.spec, r.call), nullptr);
+  EXPECT_EQ(loaded_since(), 2u);
+  op.enqueue(plan_fused(r.spec, r.call), nullptr);
+  EXPECT_EQ(loaded_since(), 2u);
+  XENT_CU_CHECK(cuda::driver().cuStreamSynchronize(nullptr));
+  Verdict verdict = check_against_reference(o, collect_outcome(o, *backend, staged));
+  EXPECT_TRUE(verdict.ok) << verdict.str();
+  op.enqueue(plan_forward(r.spec, r.call), nullptr);
+  EXPECT_EQ(loaded_since(), 3u);
+  XENT_CU_CHECK(cuda::driver().cuStreamSynchronize(nullptr));
 }
 
 TEST_F(GpuCrossEntropy, LargeVocabularies) {
