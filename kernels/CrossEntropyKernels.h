@@ -9,7 +9,7 @@
 //                          its last program reduces the row losses (LossReduction in CrossEntropyRowSetKernels.cpp)
 //   forward   1 per row    single shard: stats and combine's outputs in one pass over the row; program 0 also
 //                          does count's work                                        (reads the logits once)
-//   reduce    1 program    the reduced loss of a fused call, in a fixed order (deterministic)
+//   reduce    1 program    the reduced loss of a fused call or a one-shard forward, in a fixed order
 //   backward  1 per row    gradient from the saved lse and 1 - p_label, times the upstream gradient
 //   fused     1 per row    single shard: statistics, loss and gradient in one pass over the row, staged in shared
 //                          memory (Tuning::staging) so that the logits leave DRAM once (or a cluster of programs
@@ -17,12 +17,12 @@
 //   fused_small            the fused kernel for calls on few rows: every program also counts the call's labels
 //                          (each reads them all), so no count launch precedes it; program 0 stores what count would
 //
-// Forward then backward: count, stats, [exchange of partials], combine, later backward.
-//                         One shard: forward, reduce (not for `none`), later backward.
-// Fused (one shard):      count, fused, reduce; up to kMaxFusedSmallRows rows fused_small, reduce. (The fused kernel
-// does not reduce the loss itself as combine does:
-//                         the fences of LossReduction cost it 8-13% of its bandwidth, and 4-6% even unexecuted;
-//                         docs/performance.md, change 36.)
+// Forward then backward: count, stats, [exchange of partials], combine, later backward;
+//                         one shard: forward, reduce (not for `none`), later backward.
+// Fused (one shard):      count, fused, reduce; up to kMaxFusedSmallRows rows fused_small, reduce.
+// Only combine reduces the loss itself (its last program, by a ticket that count zeroes): the fused kernel's many
+// short programs lose 8-13% of their bandwidth to the ticket's fences (docs/performance.md, change 36), and the
+// one-launch paths have no launch before them to zero a ticket, so they leave the loss to reduce.
 // The reduced loss is summed in one fixed order for a given kernel (deterministic).
 //
 // Numbers that shape the code are constexpr parameters bound by the specialization pass (constexpr_bindings):
@@ -51,9 +51,9 @@
 // `?` marks parameters present only when the spec has a mask / weights, `^` those present only when it reduces
 // (reduction sum or mean).
 //
-// Row kernels run one program per row (grid = rows), so they take no row count (forward's is for its label count);
-// the fused kernel with a cluster of C
-// (Tuning::cluster, sm_90) runs C programs per row (grid = rows x C), program i holding part i % C of row i / C.
+// Row kernels run one program per row (grid = rows), so they need no row count but to count labels (forward,
+// fused_small); the fused kernels with a cluster of C (Tuning::cluster, sm_90) run C programs per row (grid =
+// rows x C), program i holding part i % C of row i / C.
 //
 // Partials: rank r writes partials[r * rows * kPartialFields + i * kPartialFields + f] for row i, fields
 // (m, d_rest, e_label, x_label, sum_x, sum_ex): the shard's row max, Σ exp(x - m) over columns other than the label,

@@ -1,6 +1,6 @@
 // The kernels that work on tiles of rows rather than on a row's columns: count, combine (which also reduces the loss
-// of a forward, LossReduction) and reduce (the loss of a fused call). They touch O(rows) bytes, a small fraction of the
-// logits' traffic.
+// of a sharded forward, LossReduction) and reduce (the loss of a fused call or a one-shard forward). They touch O(rows)
+// bytes, a small fraction of the logits' traffic.
 
 #include <optional>
 
