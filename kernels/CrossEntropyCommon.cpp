@@ -24,6 +24,8 @@ ScalarType element_of(DType dtype) {
   return ScalarType::F32;
 }
 
+Expr f32_param(KernelBuilder& k, const char* name) { return k.param(ir::ptr(ScalarType::F32), name); }
+
 ScalarType element_of(LabelType type) { return type == LabelType::I32 ? ScalarType::I32 : ScalarType::I64; }
 
 namespace {

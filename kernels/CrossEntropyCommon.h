@@ -25,6 +25,9 @@ struct RowStart {
   Expr pointer, head;
 };
 
+// A ptr<f32> parameter: the per-row outputs and the workspace's scalars.
+Expr f32_param(KernelBuilder& k, const char* name);
+
 // A tensor addressed by rows with two leading strides (shape [d0, d1, ...], strides [s0, s1, 1]): three parameters.
 struct RowTensor {
   Expr pointer, s0, s1;

@@ -33,14 +33,16 @@ CrossEntropyKernel kernel_from_name(std::string_view name) {
   throw UserError(cat("kernel: unknown kernel '", name, "'; the cross-entropy kernels are ", known));
 }
 
+bool needs_whole_vocabulary(CrossEntropyKernel kernel) {
+  return kernel == CrossEntropyKernel::Forward || kernel == CrossEntropyKernel::Fused ||
+         kernel == CrossEntropyKernel::FusedSmall;
+}
+
 std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec) {
-  std::vector<CrossEntropyKernel> kernels = {CrossEntropyKernel::Count, CrossEntropyKernel::Stats,
-                                             CrossEntropyKernel::Combine, CrossEntropyKernel::Reduce,
-                                             CrossEntropyKernel::Backward};
-  if (spec.single_shard()) {
-    kernels.push_back(CrossEntropyKernel::Forward);
-    kernels.push_back(CrossEntropyKernel::Fused);
-    kernels.push_back(CrossEntropyKernel::FusedSmall);
+  std::vector<CrossEntropyKernel> kernels;
+  for (size_t i = 0; i < kKernelKinds; ++i) {
+    const auto kernel = static_cast<CrossEntropyKernel>(i);
+    if (spec.single_shard() || !needs_whole_vocabulary(kernel)) kernels.push_back(kernel);
   }
   return kernels;
 }
@@ -188,30 +190,20 @@ Alignment alignment_for(const CrossEntropySpec& spec, CrossEntropyKernel kernel)
   return spec.alignment;
 }
 
-namespace {
-// The spec of a kernel that needs the whole vocabulary on one rank; throws naming the kernels a shard uses instead.
-const CrossEntropySpec& whole_vocabulary(const CrossEntropySpec& spec, CrossEntropyKernel kernel,
-                                         const char* shard_kernels) {
-  if (!spec.single_shard())
-    throw UserError(cat(kernel_name(kernel), " needs the whole vocabulary on one rank (vocab_shard ", spec.vocab_shard,
-                        " != vocab ", spec.vocab, "); use ", shard_kernels));
-  return spec;
-}
-}  // namespace
-
 std::unique_ptr<ir::Kernel> build_kernel(CrossEntropyKernel kernel, const CrossEntropySpec& spec) {
   spec.validate();
+  if (needs_whole_vocabulary(kernel) && !spec.single_shard())
+    throw UserError(cat(kernel_name(kernel), " needs the whole vocabulary on one rank (vocab_shard ", spec.vocab_shard,
+                        " != vocab ", spec.vocab, "); a shard uses stats, combine and backward"));
   switch (kernel) {
     case CrossEntropyKernel::Count: return ce::build_count(spec);
     case CrossEntropyKernel::Stats: return ce::build_stats(spec);
-    case CrossEntropyKernel::Forward: return ce::build_forward(whole_vocabulary(spec, kernel, "stats and combine"));
+    case CrossEntropyKernel::Forward: return ce::build_forward(spec);
     case CrossEntropyKernel::Combine: return ce::build_combine(spec);
     case CrossEntropyKernel::Reduce: return ce::build_reduce(spec);
     case CrossEntropyKernel::Backward: return ce::build_backward(spec);
-    case CrossEntropyKernel::Fused:
-      return ce::build_fused(whole_vocabulary(spec, kernel, "stats, combine and backward"));
-    case CrossEntropyKernel::FusedSmall:
-      return ce::build_fused_small(whole_vocabulary(spec, kernel, "stats, combine and backward"));
+    case CrossEntropyKernel::Fused: return ce::build_fused(spec);
+    case CrossEntropyKernel::FusedSmall: return ce::build_fused_small(spec);
   }
   throw InternalError("build_kernel: unknown kernel");
 }

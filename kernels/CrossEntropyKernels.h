@@ -88,7 +88,9 @@ int64_t max_staged_row_bytes(const CrossEntropySpec& spec);
 std::string_view kernel_name(CrossEntropyKernel kernel);
 // The kernel named `name` ("ce_fused"); throws UserError listing the names otherwise.
 CrossEntropyKernel kernel_from_name(std::string_view name);
-// The kernels an op with this spec uses (fused, fused_small and forward only for a single shard).
+// Whether `kernel` needs the whole vocabulary on one rank (forward, fused, fused_small): a shard uses the others.
+bool needs_whole_vocabulary(CrossEntropyKernel kernel);
+// The kernels an op with this spec uses: all of them for a single shard, else those a shard uses.
 std::vector<CrossEntropyKernel> kernels_for(const CrossEntropySpec& spec);
 
 // The kernels whose code depends on the spec's Tuning (stats, forward, backward, fused, fused_small: the ones that walk

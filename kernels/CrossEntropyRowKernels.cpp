@@ -170,7 +170,7 @@ struct RowInputs {
     int64_t extent = row_extent(spec, kernel);
     in.shape = {spec.vocab_shard, extent, lane_width(spec, kernel, tuning, extent)};
     if (spec.has_mask) in.mask = RowTensor::declare(k, "mask", ScalarType::I32);
-    if (with_weights && spec.has_weights) in.weights = k.param(ir::ptr(ScalarType::F32), "weights");
+    if (with_weights && spec.has_weights) in.weights = f32_param(k, "weights");
     return in;
   }
   const RowTensor* mask_or_null() const { return has_mask ? &mask : nullptr; }
@@ -485,7 +485,7 @@ std::unique_ptr<Kernel> build_stats(const CrossEntropySpec& spec) {
   KernelBuilder k("ce_stats");
   Tuning tuning = tuning_for(spec, CrossEntropyKernel::Stats);
   RowInputs in = RowInputs::declare(k, spec, CrossEntropyKernel::Stats, tuning, false);
-  Expr partials = k.param(ir::ptr(ScalarType::F32), "partials");
+  Expr partials = f32_param(k, "partials");
   Expr d1 = k.param(ir::i64(), "d1"), ignore_index = k.param(ir::i64(), "ignore_index");
   Expr vocab_offset = k.param(ir::i64(), "vocab_offset");
   Constexprs c = Constexprs::declare(k);
@@ -505,10 +505,9 @@ std::unique_ptr<Kernel> build_forward(const CrossEntropySpec& spec) {
   KernelBuilder k("ce_forward");
   Tuning tuning = tuning_for(spec, CrossEntropyKernel::Forward);
   RowInputs in = RowInputs::declare(k, spec, CrossEntropyKernel::Forward, tuning, true);
-  auto f32_param = [&](const char* name) { return k.param(ir::ptr(ScalarType::F32), name); };
-  Expr loss_rows = f32_param("loss_rows"), lse_rows = f32_param("lse"), rest_rows = f32_param("rest");
-  Expr logprob_rows = f32_param("logprob"), entropy_rows = f32_param("entropy");
-  Expr inv_den = f32_param("inv_den"), bad_count = k.param(ir::ptr(ScalarType::I32), "bad");
+  Expr loss_rows = f32_param(k, "loss_rows"), lse_rows = f32_param(k, "lse"), rest_rows = f32_param(k, "rest");
+  Expr logprob_rows = f32_param(k, "logprob"), entropy_rows = f32_param(k, "entropy");
+  Expr inv_den = f32_param(k, "inv_den"), bad_count = k.param(ir::ptr(ScalarType::I32), "bad");
   Expr rows = k.param(ir::i64(), "rows"), d1 = k.param(ir::i64(), "d1");
   Expr ignore_index = k.param(ir::i64(), "ignore_index"), normalizer = k.param(ir::f32(), "normalizer");
   Constexprs c = Constexprs::declare(k);
@@ -535,9 +534,9 @@ std::unique_ptr<Kernel> build_backward(const CrossEntropySpec& spec) {
   KernelBuilder k("ce_backward");
   Tuning tuning = tuning_for(spec, CrossEntropyKernel::Backward);
   RowInputs in = RowInputs::declare(k, spec, CrossEntropyKernel::Backward, tuning, true);
-  Expr lse_rows = k.param(ir::ptr(ScalarType::F32), "lse"), rest_rows = k.param(ir::ptr(ScalarType::F32), "rest");
+  Expr lse_rows = f32_param(k, "lse"), rest_rows = f32_param(k, "rest");
   RowTensor grad_output = RowTensor::declare(k, "grad_output", ScalarType::F32);
-  Expr inv_den = k.param(ir::ptr(ScalarType::F32), "inv_den");
+  Expr inv_den = f32_param(k, "inv_den");
   RowTensor grad =
       spec.in_place ? in.logits : RowTensor::declare(k, "grad", element_of(spec.dtype), in.logits.alignment);
   Expr d1 = k.param(ir::i64(), "d1"), ignore_index = k.param(ir::i64(), "ignore_index");
@@ -562,15 +561,15 @@ std::unique_ptr<Kernel> fused_kernel(const CrossEntropySpec& spec, bool counts_l
   KernelBuilder k(counts_labels ? "ce_fused_small" : "ce_fused");
   Tuning tuning = tuning_for(spec, CrossEntropyKernel::Fused);
   RowInputs in = RowInputs::declare(k, spec, CrossEntropyKernel::Fused, tuning, true);
-  Expr inv_den = k.param(ir::ptr(ScalarType::F32), "inv_den");
-  Expr loss_rows = k.param(ir::ptr(ScalarType::F32), "loss_rows");
-  Expr lse_rows = k.param(ir::ptr(ScalarType::F32), "lse"), rest_rows = k.param(ir::ptr(ScalarType::F32), "rest");
+  Expr inv_den = f32_param(k, "inv_den");
+  Expr loss_rows = f32_param(k, "loss_rows");
+  Expr lse_rows = f32_param(k, "lse"), rest_rows = f32_param(k, "rest");
   RowTensor grad =
       spec.in_place ? in.logits : RowTensor::declare(k, "grad", element_of(spec.dtype), in.logits.alignment);
   Expr d1 = k.param(ir::i64(), "d1"), ignore_index = k.param(ir::i64(), "ignore_index");
   Expr grad_scale = k.param(ir::f32(), "grad_scale");
   // Always a parameter, so that every tuning of the kernel has one ABI (a stored `xent tune` winner may use a cluster).
-  Expr exchange = k.param(ir::ptr(ScalarType::F32), "exchange");
+  Expr exchange = f32_param(k, "exchange");
   Expr rows, normalizer, bad_count;
   if (counts_labels) {
     rows = k.param(ir::i64(), "rows"), normalizer = k.param(ir::f32(), "normalizer");

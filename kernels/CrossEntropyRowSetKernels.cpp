@@ -24,8 +24,6 @@ Expr sum_row_losses(KernelBuilder& k, Expr loss_rows, Expr rows, int64_t tile) {
   return k.reduce_sum(sum[0]);
 }
 
-Expr f32_param(KernelBuilder& k, const char* name) { return k.param(ir::ptr(ScalarType::F32), name); }
-
 // The reduced loss, computed by the combine kernel when the spec reduces, so that a forward launches no kernel for
 // it: the last of its programs to finish (told so by a ticket from atomic_add on `tickets`, which the count kernel
 // zeroes) sums the `rows` row losses in one fixed order (the same every run), stores the sum times *inv_den at *loss,

@@ -45,7 +45,7 @@ class CrossEntropyOp {
  private:
   // The kernel built from the spec (loaded now if it is not yet).
   const DeviceKernel& built(CrossEntropyKernel which) const;
-  // Loads those of `kernels` that are not loaded yet; UserError for one the spec does not use (kernels_for).
+  // Loads those of `kernels` that are not loaded yet; UserError for one a shard cannot use (needs_whole_vocabulary).
   void load(const std::vector<CrossEntropyKernel>& kernels) const;
 
   CrossEntropySpec spec_;

@@ -38,8 +38,7 @@ void check(const TuneRequest& request) {
   if (request.kernels.empty()) throw UserError("tune: no kernel to tune");
   for (CrossEntropyKernel kernel : request.kernels) {
     if (!uses_tuning(kernel)) throw UserError(cat("tune: ", kernel_name(kernel), " takes no tuning"));
-    if (!request.spec.single_shard() &&
-        (row_walk_of(kernel) == CrossEntropyKernel::Fused || kernel == CrossEntropyKernel::Forward))
+    if (needs_whole_vocabulary(kernel) && !request.spec.single_shard())
       throw UserError(
           cat("tune: ", kernel_name(kernel), " needs the whole vocabulary on one rank (vocab_shard == vocab)"));
   }
