@@ -51,11 +51,13 @@ int64_t cluster_part_width(const CrossEntropySpec& spec, int cluster) {
 }
 
 // What a walk over a row does with each tile: `load` its data, then `fold` the data into the carried values; whether
-// the fold looks for the label's column (Tile::is_label).
+// the fold looks for the label's column (Tile::is_label); and, optionally, what to do at the start of each group of
+// the body before its loads (`at_group`, given the group's first offset: e.g. wait for copies still landing).
 struct TileWalk {
   std::function<Expr(const Tile& tile)> load;
   std::function<Exprs(const Tile& tile, Expr data, const Exprs& carried)> fold;
   bool looks_for_label = true;
+  std::function<void(Expr start)> at_group;
 };
 
 // A row's geometry for a walk: its columns (the shard's width), the offsets a walk covers (row_extent: the width, and
@@ -71,9 +73,10 @@ struct RowShape {
 // before them (a `head` of 0 to one vector less one columns), the first group, which holds the head.
 //
 // Given the offset of the row's label (`label_offset`, i32; -1 or any offset outside the body when the row has none
-// here), the body splits around the group that holds it: only that group's tiles compare their columns with the
-// label's, so the loops over the other groups do no per-element work for it. Undefined: every tile compares, and the
-// body is one loop (one copy of its code to compile instead of three).
+// here), only the body's group that holds it compares its columns with the label's: each group branches, uniformly
+// across the program, to the visit that compares or to the one that does not, so the other groups do no per-element
+// work for the label (the group's code is compiled twice, not three times as for loops before and after the label's
+// group). Undefined: every tile compares, and the group's code is compiled once.
 //
 // A second walk over a row goes `Backward`: the body's groups from the last one down, then the tail, then the first
 // group. The columns the first walk read last are the ones still in L2, so they are re-read first; forward, every
@@ -115,33 +118,31 @@ Exprs for_each_tile(KernelBuilder& k, const RowShape& row, const Tuning& tuning,
   const int64_t body_end = std::max(first_end, row.width / group * group);
   auto i32 = [&](int64_t v) { return k.constant_int(v, ScalarType::I32); };
   // The group of tiles starting at `start` (i32), its tiles in the walk's order.
-  auto group_at = [&](Expr start, bool may_hold_label) {
+  auto group_at = [&](Expr start) {
     std::vector<Tile> tiles;
-    for (int64_t u = 0; u < tuning.unroll; ++u) {
-      int64_t at = (backward ? tuning.unroll - 1 - u : u) * block;
-      tiles.push_back(tile_at(columns(start, at, block), false));
-      tiles.back().may_hold_label = may_hold_label;
-    }
+    for (int64_t u = 0; u < tuning.unroll; ++u)
+      tiles.push_back(tile_at(columns(start, (backward ? tuning.unroll - 1 - u : u) * block, block), false));
     return tiles;
   };
-  // The groups starting in [begin, end) (i32 multiples of the group), in the walk's order.
-  auto loop = [&](Expr begin, Expr end, bool may_hold_label, Exprs values) {
-    return k.for_loop(i32(0), end - begin, i32(group), values, [&](Expr i, const Exprs& inner) {
-      return visit(group_at(backward ? end - double(group) - i : begin + i, may_hold_label), inner);
-    });
-  };
+  // The body's groups, in the walk's order.
   auto body = [&](Exprs values) {
     if (body_end == first_end) return values;
-    if (!label_offset.defined()) return loop(i32(first_end), i32(body_end), true, values);
-    Expr in_body = (label_offset >= double(first_end)) & (label_offset < double(body_end));
-    Expr split = k.select(in_body, label_offset / double(group) * double(group), i32(body_end));
-    Expr after = k.select(in_body, split + double(group), i32(body_end));
-    auto label_group = [&](Exprs v) {
+    Expr begin = i32(first_end), end = i32(body_end);
+    return k.for_loop(i32(0), end - begin, i32(group), values, [&](Expr i, const Exprs& inner) {
+      Expr start = backward ? end - double(group) - i : begin + i;
+      if (walk.at_group) walk.at_group(start);
+      if (!label_offset.defined()) return visit(group_at(start), inner);
+      // A range, not `start == label's group`: given that equality, LLVM would rewrite the comparing branch's columns
+      // as invariants of the loop and hoist them with their compares, which then held registers across it.
+      Expr holds_label = (label_offset >= start) & (label_offset < start + double(group));
       return k.if_else(
-          in_body, [&] { return visit(group_at(split, true), v); }, [&] { return v; });
-    };
-    if (backward) return loop(i32(first_end), split, false, label_group(loop(after, i32(body_end), false, values)));
-    return loop(after, i32(body_end), false, label_group(loop(i32(first_end), split, false, values)));
+          holds_label, [&] { return visit(group_at(start), inner); },
+          [&] {
+            std::vector<Tile> without_label = group_at(start);
+            for (Tile& tile : without_label) tile.may_hold_label = false;
+            return visit(without_label, inner);
+          });
+    });
   };
   if (backward) return visit_masked(0, first_end, visit_masked(body_end, extent, body(carried)));
   return visit_masked(body_end, extent, body(visit_masked(0, first_end, carried)));
@@ -181,16 +182,17 @@ struct RowInputs {
 };
 
 // The program's row: its index (i64), its label facts, the label's column in this shard, and where its logits start.
-// With `splits_at_label`, walks split their body around the label's group (for_each_tile): a cluster's part, whose
-// walks over shared memory issue an instruction on most cycles (Nsight Compute, docs/performance.md change 29). Other
-// rows compare every element: their loads set the pace, and one copy of the loop body compiles in half the time.
+// With `compares_label_group_only`, only the group of tiles that holds the label compares columns with it
+// (for_each_tile): a cluster's part, whose walks over shared memory issue an instruction on most cycles (Nsight
+// Compute, docs/performance.md change 29). Other rows compare every element: their loads set the pace, and one copy
+// of the fold compiles in half the time of two.
 struct Row {
   Expr index;
   LabelFacts facts;
   Expr label_column;
   RowStart logits;
   RowShape shape;
-  bool splits_at_label = false;
+  bool compares_label_group_only = false;
   // Row `index`, by default the program's index (one program per row).
   static Row begin(KernelBuilder& k, const RowInputs& in, Expr d1, Expr ignore_index, Expr vocab_offset,
                    const Constexprs& c, Expr index = {}) {
@@ -207,8 +209,8 @@ struct Row {
   // Walks the row's tiles (see for_each_tile).
   Exprs walk(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, Exprs carried, const TileWalk& tile_walk,
              WalkOrder order = WalkOrder::Forward) const {
-    Expr split_at = tile_walk.looks_for_label && splits_at_label ? label_offset() : Expr();
-    return for_each_tile(k, shape, tuning, c, logits.head, split_at, std::move(carried), tile_walk, order);
+    Expr label_at = tile_walk.looks_for_label && compares_label_group_only ? label_offset() : Expr();
+    return for_each_tile(k, shape, tuning, c, logits.head, label_at, std::move(carried), tile_walk, order);
   }
   // The logits of a tile in fp32; -inf past the row's end.
   Expr load(const Tile& tile) const {
@@ -230,15 +232,15 @@ LaneStats no_statistics(KernelBuilder& k, const Tuning& tuning, const Row& row) 
 }
 
 // Folds the row's tiles into `stats`, lane by lane. When the row is one tile, `whole_row` receives its logits (to be
-// reused).
+// reused). `at_group` (optional): see TileWalk.
 LaneStats fold_statistics(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, const Row& row, LaneStats stats,
-                          Expr* whole_row = nullptr) {
+                          Expr* whole_row = nullptr, std::function<void(Expr start)> at_group = {}) {
+  auto load = [&](const Tile& tile) { return row.load(tile); };
   auto fold = [&](const Tile& tile, Expr x, const Exprs& carried) {
     if (tile.whole_row && whole_row) *whole_row = x;
     return LaneStats::from(carried).accumulate(x, tile.in_row, tile.is_label(row.label_column), c).to_exprs();
   };
-  return LaneStats::from(
-      row.walk(k, tuning, c, stats.to_exprs(), {[&](const Tile& tile) { return row.load(tile); }, fold}));
+  return LaneStats::from(row.walk(k, tuning, c, stats.to_exprs(), {load, fold, true, std::move(at_group)}));
 }
 
 // The lanes met: the row's statistics, with its label's logit read directly.
@@ -268,10 +270,10 @@ void write_gradient(KernelBuilder& k, const CrossEntropySpec& spec, const Tuning
   k.if_else(
       row.facts.ok,
       [&] {
-        return row.walk(k, tuning, c, {}, {load, fold}, order);
+        return row.walk(k, tuning, c, {}, {load, fold, true, {}}, order);
       },
       [&] {
-        return row.walk(k, tuning, c, {}, {[](const Tile&) { return Expr(); }, zeros, false}, order);
+        return row.walk(k, tuning, c, {}, {[](const Tile&) { return Expr(); }, zeros, false, {}}, order);
       });
 }
 
@@ -313,51 +315,58 @@ int64_t staged_extent(const CrossEntropySpec& spec, const Tuning& tuning, const 
 }
 
 // A piece of a row copied into shared memory: the piece reading from there (its offsets, heads included, index the
-// copy), and the groups of copies it arrives in, in order, each a piece reading from there as well.
+// copy), and where the second of its two groups of copies starts (0: the copies are one group).
 struct StagedPiece {
   RowPiece whole;
-  std::vector<RowPiece> groups;
+  int64_t second_group_at = 0;
 };
 
 // Starts copying `piece` into shared memory, every tile at once. With `in_halves`, a piece of two or more groups of
 // tiles goes in two groups of copies, so that the first half can be folded while the second still lands
 // (fold_staged): for a cluster's parts (docs/performance.md, change 30: +4-6 points at 151936 and 256000, but -2 to
-// -4 on rows one program stages, and a second copy of the statistics walk to compile).
+// -4 on rows one program stages). The second half must start a group of tiles of the walk's body, where the walk
+// waits for it (for_each_tile's `at_group`), and the first be all columns (piece_of): else one group.
 StagedPiece start_staging(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, const RowPiece& piece,
                           bool in_halves) {
   const Row& row = piece.row;
   Expr staged = k.shared_alloc(row.logits.pointer.type().pointee(), row.shape.extent);
   const int64_t group = tuning.block * tuning.unroll;
   const int64_t half = in_halves ? row.shape.extent / group / 2 * group : 0;
-  StagedPiece out{piece, {RowPiece{row, Expr()}}};
-  // The first half's offsets must all be columns (piece_of); its tiles end with it, being whole groups.
-  if (half > 0 && half <= row.shape.width)
-    out.groups = {piece_of(k, row, {}, half, half), piece_of(k, row, k.constant_int(half, ScalarType::I32),
-                                                             row.shape.width - half, row.shape.extent - half)};
-  for (RowPiece& g : out.groups) {
+  StagedPiece out{piece, 0};
+  std::vector<RowPiece> copies{RowPiece{row, Expr()}};
+  if (half > 0 && half + group <= row.shape.width) {
+    out.second_group_at = half;
+    copies = {piece_of(k, row, {}, half, half),
+              piece_of(k, row, k.constant_int(half, ScalarType::I32), row.shape.width - half, row.shape.extent - half)};
+  }
+  for (const RowPiece& g : copies) {
     Expr destination = g.from.defined() ? k.addptr(staged, g.from) : staged;
     auto copy = [&](const Tile& tile) {
       k.async_copy(k.addptr(destination, tile.offsets), k.addptr(g.row.logits.pointer, tile.offsets), tile.in_row);
       return Expr();
     };
-    g.row.walk(k, tuning, c, {}, {copy, [](const Tile&, Expr, const Exprs&) { return Exprs{}; }, false});
-    if (out.groups.size() > 1) k.async_commit();  // one group: the last wait takes every copy
-    g.row.logits.pointer = destination;
+    g.row.walk(k, tuning, c, {}, {copy, [](const Tile&, Expr, const Exprs&) { return Exprs{}; }, false, {}});
+    if (copies.size() > 1) k.async_commit();  // one group: the last wait takes every copy
   }
   out.whole.row.logits.pointer = staged;
   return out;
 }
 
-// Folds the statistics of a staged piece into `stats`, each group of copies as soon as it has landed. `whole_row`
-// (optional) receives the logits when the piece is one tile (then one group).
+// Folds the statistics of a staged piece into `stats`: with two groups of copies, the first as soon as it has
+// landed, waiting for the second at its first group of tiles. `whole_row` (optional) receives the logits when the
+// piece is one tile (then one group).
 LaneStats fold_staged(KernelBuilder& k, const Tuning& tuning, const Constexprs& c, const StagedPiece& staged,
                       LaneStats stats, Expr* whole_row = nullptr) {
-  const size_t groups = staged.groups.size();
-  for (size_t i = 0; i < groups; ++i) {
-    k.async_wait(static_cast<int>(groups - 1 - i));
-    stats = fold_statistics(k, tuning, c, staged.groups[i].row, stats, groups == 1 ? whole_row : nullptr);
+  const Row& row = staged.whole.row;
+  if (staged.second_group_at == 0) {
+    k.async_wait(0);
+    return fold_statistics(k, tuning, c, row, stats, whole_row);
   }
-  return stats;
+  k.async_wait(1);
+  auto wait_for_second = [&](Expr start) {
+    k.if_then(start == double(staged.second_group_at), [&] { k.async_wait(0); });
+  };
+  return fold_statistics(k, tuning, c, row, stats, nullptr, wait_for_second);
 }
 
 // The shard's statistics of the row, lanes accumulating tile by tile (met by finish_statistics). With
@@ -469,7 +478,7 @@ FusedPass cluster_staged_row(KernelBuilder& k, const CrossEntropySpec& spec, con
   // Where the label sits in the part, in offsets from the part's start (the same in both numberings of piece_of).
   Expr label_offset = part.row.label_offset();
   Expr owns_label = (row.label_column >= 0.0) & (label_offset >= 0.0) & (label_offset < double(width));
-  part.row.splits_at_label = true;
+  part.row.compares_label_group_only = true;
   StagedPiece staged = start_staging(k, tuning, c, part, true);
   LaneStats lanes = fold_staged(k, tuning, c, staged, no_statistics(k, tuning, part.row));
   RowStats mine = lanes.finish(label_logit(k, row, owns_label), owns_label, c);

@@ -22,6 +22,11 @@ BENCHMARK_CAPTURE(compile_kernel, fused_bf16_50257, xent::CrossEntropyKernel::Fu
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(compile_kernel, fused_f32_18992, xent::CrossEntropyKernel::Fused, xent::DType::F32, 18992)
     ->Unit(benchmark::kMillisecond);
+// Rows past what one program stages: the heuristic splits them over clusters of 4 and 8 programs.
+BENCHMARK_CAPTURE(compile_kernel, fused_bf16_151936, xent::CrossEntropyKernel::Fused, xent::DType::BF16, 151936)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(compile_kernel, fused_bf16_256000, xent::CrossEntropyKernel::Fused, xent::DType::BF16, 256000)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(compile_kernel, count_bf16, xent::CrossEntropyKernel::Count, xent::DType::BF16, 50257)
     ->Unit(benchmark::kMillisecond);
 

@@ -197,8 +197,6 @@ void KernelBuilder::async_commit(SrcLoc loc) {
 }
 
 void KernelBuilder::async_wait(int pending, SrcLoc loc) {
-  if (insertion_block_ != &kernel_->body())
-    user_error(loc, "'async_wait' must be at the kernel's top level, where every thread of the program reaches it");
   if (pending < 0 || pending > kMaxPendingGroups)
     user_error(loc, cat("'async_wait': pending must be in [0, ", kMaxPendingGroups, "], got ", pending));
   Attributes a;

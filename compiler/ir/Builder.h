@@ -92,7 +92,8 @@ class KernelBuilder {
   // while waiting for the earlier ones; top level only.
   void async_commit(SrcLoc loc = SrcLoc::current());
   // Waits for the program's async copies, in every thread: all of them, or with `pending` > 0 all but those of the
-  // `pending` groups committed last (and those not committed yet); top level only.
+  // `pending` groups committed last (and those not committed yet). Anywhere: conditions and trip counts are scalars,
+  // the same in every thread of the program, so all its threads reach the wait's barrier together.
   void async_wait(int pending = 0, SrcLoc loc = SrcLoc::current());
   // Waits for every program of the thread-block cluster (kernel attribute "cluster"); top level only (OpKind.h).
   void cluster_barrier(SrcLoc loc = SrcLoc::current());

@@ -28,8 +28,8 @@
 //                                         the kernel's start). Only at the kernel's top level.
 //   async_wait [pending <n>]              waits until the program's async copies are done, for all of its threads
 //                                         (a barrier of the program); with n > 0, all but those of the n groups
-//                                         committed last (and of any copies not yet committed). Only at the
-//                                         kernel's top level, so all reach it.
+//                                         committed last (and of any copies not yet committed). Anywhere: `if`
+//                                         conditions and loop bounds are scalars, the same in all its threads.
 //   cluster_barrier                       waits until every program of the thread-block cluster (kernel attribute
 //                                         "cluster") arrives; orders their memory accesses before it (release) before
 //                                         those after it (acquire). Only at the kernel's top level, so all reach it.

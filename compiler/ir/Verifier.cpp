@@ -61,10 +61,13 @@ class Verifier {
         if (!op.parent() || !op.parent()->parent_op()) throw Failure{&op, "'yield' outside a region"};
         return;
       case OpKind::ClusterBarrier:
+        // The programs of a cluster take branches and loops each on its own scalars: inside one, a program could
+        // skip the barrier, and the others would wait forever.
+        top_level(op, "where every program of the cluster reaches it");
+        return typed(op);
       case OpKind::AsyncWait:
-        // Barriers: inside a branch or loop some threads or programs could skip one, and the others would wait
-        // forever.
-        top_level(op, "where every thread reaches it");
+        // Its barrier is the program's: `if` conditions and loop bounds are scalars, the same in every thread, so
+        // every thread reaches it wherever it is.
         if (op.attributes().pending < 0 || op.attributes().pending > kMaxPendingGroups)
           throw Failure{&op, cat("leaves ", op.attributes().pending, " groups of copies pending; leave 0 to ",
                                  kMaxPendingGroups)};
