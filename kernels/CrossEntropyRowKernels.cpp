@@ -72,17 +72,18 @@ struct RowShape {
 // past the body (its length known at specialization, as V is) and, when rows are read from the 16-byte boundary
 // before them (a `head` of 0 to one vector less one columns), the first group, which holds the head.
 //
-// Given the offset of the row's label (`label_offset`, i32; -1 or any offset outside the body when the row has none
-// here), only the body's group that holds it compares its columns with the label's: each group branches, uniformly
-// across the program, to the visit that compares or to the one that does not, so the other groups do no per-element
-// work for the label (the group's code is compiled twice, not three times as for loops before and after the label's
-// group). Undefined: every tile compares, and the group's code is compiled once.
+// Given the offset of the row's label (`label_offset`, i32; -1 or any offset outside the row when the row has none
+// here), only the group that holds it compares its columns with the label's, so the other groups do no per-element
+// work for the label. Then one loop covers every group, the first and the tail included: each group branches,
+// uniformly across the program, to the masked visit that compares (the label's group, the first group and the tail)
+// or to the plain one. Two visits of a group to compile, where loops before and after the label's group and the
+// straight-line first group and tail would be five (docs/performance.md, change 40). Undefined: every tile compares.
 //
 // A second walk over a row goes `Backward`: the body's groups from the last one down, then the tail, then the first
-// group. The columns the first walk read last are the ones still in L2, so they are re-read first; forward, every
-// column would wait a whole row's traffic of every program in flight, and long rows would miss L2 entirely. (The
-// tail, under one group, comes after the body in either order: read first, its registers made ptxas spill the
-// 1024-thread fused kernel.)
+// group (with a label offset, all of the loop's groups from the last one down). The columns the first walk read last
+// are the ones still in L2, so they are re-read first; forward, every column would wait a whole row's traffic of
+// every program in flight, and long rows would miss L2 entirely. (The straight-line tail, under one group, comes after
+// the body in either order: read first, its registers made ptxas spill the 1024-thread fused kernel.)
 enum class WalkOrder { Forward, Backward };
 
 Exprs for_each_tile(KernelBuilder& k, const RowShape& row, const Tuning& tuning, const Constexprs& c, Expr head,
@@ -117,35 +118,52 @@ Exprs for_each_tile(KernelBuilder& k, const RowShape& row, const Tuning& tuning,
   const int64_t first_end = head.defined() ? group : 0;
   const int64_t body_end = std::max(first_end, row.width / group * group);
   auto i32 = [&](int64_t v) { return k.constant_int(v, ScalarType::I32); };
-  // The group of tiles starting at `start` (i32), its tiles in the walk's order.
-  auto group_at = [&](Expr start) {
+  // Offsets past the last whole group, up to a whole group more: a masked group then reaches past the row's extent.
+  const int64_t groups_end = (extent + group - 1) / group * group;
+  // The group of tiles starting at `start` (i32), its tiles in the walk's order. `masked`: each masked to the row
+  // and to the walk's offsets (a piece's offsets past its extent may be columns of the row).
+  auto group_at = [&](Expr start, bool masked) {
     std::vector<Tile> tiles;
-    for (int64_t u = 0; u < tuning.unroll; ++u)
-      tiles.push_back(tile_at(columns(start, (backward ? tuning.unroll - 1 - u : u) * block, block), false));
+    for (int64_t u = 0; u < tuning.unroll; ++u) {
+      Tile tile = tile_at(columns(start, (backward ? tuning.unroll - 1 - u : u) * block, block), masked);
+      if (masked && head.defined() && groups_end > extent) tile.in_row = tile.in_row & (tile.offsets < double(extent));
+      tiles.push_back(tile);
+    }
     return tiles;
   };
-  // The body's groups, in the walk's order.
-  auto body = [&](Exprs values) {
-    if (body_end == first_end) return values;
-    Expr begin = i32(first_end), end = i32(body_end);
+  // The groups starting in [begin, end) (multiples of the group) in the walk's order, each visited by `visit_group`.
+  auto loop = [&](int64_t first, int64_t last, Exprs values,
+                  const std::function<Exprs(Expr, const Exprs&)>& visit_group) {
+    if (last == first) return values;
+    Expr begin = i32(first), end = i32(last);
     return k.for_loop(i32(0), end - begin, i32(group), values, [&](Expr i, const Exprs& inner) {
       Expr start = backward ? end - double(group) - i : begin + i;
       if (walk.at_group) walk.at_group(start);
-      if (!label_offset.defined()) return visit(group_at(start), inner);
-      // A range, not `start == label's group`: given that equality, LLVM would rewrite the comparing branch's columns
-      // as invariants of the loop and hoist them with their compares, which then held registers across it.
-      Expr holds_label = (label_offset >= start) & (label_offset < start + double(group));
-      return k.if_else(
-          holds_label, [&] { return visit(group_at(start), inner); },
-          [&] {
-            std::vector<Tile> without_label = group_at(start);
-            for (Tile& tile : without_label) tile.may_hold_label = false;
-            return visit(without_label, inner);
-          });
+      return visit_group(start, inner);
     });
   };
-  if (backward) return visit_masked(0, first_end, visit_masked(body_end, extent, body(carried)));
-  return visit_masked(body_end, extent, body(visit_masked(0, first_end, carried)));
+  if (!label_offset.defined()) {
+    auto body = [&](Exprs values) {
+      return loop(first_end, body_end, values,
+                  [&](Expr start, const Exprs& inner) { return visit(group_at(start, false), inner); });
+    };
+    if (backward) return visit_masked(0, first_end, visit_masked(body_end, extent, body(carried)));
+    return visit_masked(body_end, extent, body(visit_masked(0, first_end, carried)));
+  }
+  return loop(0, groups_end, carried, [&](Expr start, const Exprs& inner) {
+    // A range, not `start == label's group`: given that equality, LLVM would rewrite the comparing branch's columns
+    // as invariants of the loop and hoist them with their compares, which then held registers across it.
+    Expr special = (label_offset >= start) & (label_offset < start + double(group));
+    if (first_end > 0) special = special | (start < double(first_end));
+    if (body_end < groups_end) special = special | (start >= double(body_end));
+    return k.if_else(
+        special, [&] { return visit(group_at(start, true), inner); },
+        [&] {
+          std::vector<Tile> without_label = group_at(start, false);
+          for (Tile& tile : without_label) tile.may_hold_label = false;
+          return visit(without_label, inner);
+        });
+  });
 }
 
 // The logits of a tile in fp32; -inf past the row's end.
