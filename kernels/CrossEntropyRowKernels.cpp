@@ -13,12 +13,14 @@ using ir::Kernel;
 
 // One tile of a row: its columns of the row (an i32 [lanes, chunk] tile, see chunked_columns), their offsets from
 // where the row's accesses start (the columns plus the row's head), the mask of the columns inside the row (undefined
-// when all are), whether the tile is the whole row (built without a loop, so its values stay usable afterwards), and
-// whether it may hold the label's column (else no element needs comparing with it).
+// when all are), whether the tile is the whole row (built without a loop, so its values stay usable afterwards),
+// whether it may hold the label's column (else no element needs comparing with it), and whether every offset may be
+// read, the masked-off ones too (`readable`: loads and copies then need no mask, only the values and the stores do).
 struct Tile {
   Expr columns, offsets, in_row;
   bool whole_row;
   bool may_hold_label = true;
+  bool readable = false;
   // Where the tile holds `label_column` (an i1 tile); undefined when it cannot hold it.
   Expr is_label(Expr label_column) const { return may_hold_label ? columns == label_column : Expr(); }
 };
@@ -102,9 +104,15 @@ Exprs for_each_tile(KernelBuilder& k, const RowShape& row, const Tuning& tuning,
     for (size_t i = 0; i < tiles.size(); ++i) values = walk.fold(tiles[i], data[i], values);
     return values;
   };
+  // A masked tile of a row with a head is readable when its offsets are below the row's width: its columns are then
+  // below the width too, and the ones before the row, from the 16-byte boundary on, hold bytes of the row before it
+  // (or of nothing, for a tensor's first row, whose head is 0, the tensor being aligned).
   auto visit_masked = [&](int64_t begin, int64_t end, Exprs values) {
     std::vector<Tile> tiles;
-    for (int64_t start = begin; start < end; start += block) tiles.push_back(tile_at(columns({}, start, block), true));
+    for (int64_t start = begin; start < end; start += block) {
+      tiles.push_back(tile_at(columns({}, start, block), true));
+      tiles.back().readable = head.defined() && start + block <= row.width;
+    }
     return tiles.empty() ? values : visit(tiles, values);
   };
   if (block >= extent) {
@@ -230,9 +238,16 @@ struct Row {
     Expr label_at = tile_walk.looks_for_label && compares_label_group_only ? label_offset() : Expr();
     return for_each_tile(k, shape, tuning, c, logits.head, label_at, std::move(carried), tile_walk, order);
   }
-  // The logits of a tile in fp32; -inf past the row's end.
+  // The logits of a tile in fp32; -inf past the row's end. A readable tile in shared memory loads whole vectors and
+  // masks their values: a masked load becomes code element by element, which took the staged fused kernel with heads
+  // 5 ms of compile and 18 registers more. (From global memory, whole vectors raised the streaming kernels' registers
+  // instead: backward 62 -> 71.)
   Expr load(const Tile& tile) const {
-    return load_logits(logits.pointer.builder(), logits.pointer, tile.offsets, tile.in_row);
+    KernelBuilder& k = logits.pointer.builder();
+    if (!tile.readable || logits.pointer.type().space() != ir::MemorySpace::Shared)
+      return load_logits(k, logits.pointer, tile.offsets, tile.in_row);
+    Expr x = load_logits(k, logits.pointer, tile.offsets, Expr());
+    return k.select(tile.in_row, x, k.literal(-std::numeric_limits<double>::infinity(), x));
   }
 };
 
@@ -360,7 +375,8 @@ StagedPiece start_staging(KernelBuilder& k, const Tuning& tuning, const Constexp
   for (const RowPiece& g : copies) {
     Expr destination = g.from.defined() ? k.addptr(staged, g.from) : staged;
     auto copy = [&](const Tile& tile) {
-      k.async_copy(k.addptr(destination, tile.offsets), k.addptr(g.row.logits.pointer, tile.offsets), tile.in_row);
+      Expr mask = tile.readable ? Expr() : tile.in_row;
+      k.async_copy(k.addptr(destination, tile.offsets), k.addptr(g.row.logits.pointer, tile.offsets), mask);
       return Expr();
     };
     g.row.walk(k, tuning, c, {}, {copy, [](const Tile&, Expr, const Exprs&) { return Exprs{}; }, false, {}});
