@@ -5,36 +5,12 @@
 
 #include "kernels/CrossEntropyCommon.h"
 #include "kernels/CrossEntropyKernels.h"
+#include "kernels/RowWalk.h"
 
 namespace xent::ce {
 namespace {
 
 using ir::Kernel;
-
-// One tile of a row: its columns of the row (an i32 [lanes, chunk] tile, see chunked_columns), their offsets from
-// where the row's accesses start (the columns plus the row's head), the mask of the columns inside the row (undefined
-// when all are), whether the tile is the whole row (built without a loop, so its values stay usable afterwards),
-// whether it may hold the label's column (else no element needs comparing with it), and whether every offset may be
-// read, the masked-off ones too (`readable`: loads and copies then need no mask, only the values and the stores do).
-struct Tile {
-  Expr columns, offsets, in_row;
-  bool whole_row;
-  bool may_hold_label = true;
-  bool readable = false;
-  // Where the tile holds `label_column` (an i1 tile); undefined when it cannot hold it.
-  Expr is_label(Expr label_column) const { return may_hold_label ? columns == label_column : Expr(); }
-};
-
-// Columns `start` + [at, at + count) as a [ceil(count / chunk), chunk] tile, row-major (it runs past the end when chunk
-// does not divide count). With `chunk` a row's 16-byte vector, each thread holds whole lanes (Layout.h), so folding a
-// tile into its lanes moves no data between threads.
-Expr chunked_columns(KernelBuilder& k, Expr start, int64_t at, int64_t count, int64_t chunk) {
-  int64_t lanes = (count + chunk - 1) / chunk;
-  ir::Type::Shape shape{lanes, chunk};
-  Expr lane_starts = k.broadcast(k.arange(at / chunk, at / chunk + lanes), shape, 0) * double(chunk);
-  Expr columns = lane_starts + k.broadcast(k.arange(0, chunk), shape, 1);
-  return start.defined() ? start + columns : columns;
-}
 
 // The columns of a lane: one 16-byte vector where the rows' accesses are aligned to one (else a single column), and
 // when the row streams in tiles, no more than divides the tile, so that every tile starts on a whole lane.
@@ -50,128 +26,6 @@ int64_t cluster_part_width(const CrossEntropySpec& spec, int cluster) {
   int64_t vector = vector_elements(spec.dtype);
   int64_t width = (spec.vocab_shard + cluster - 1) / cluster;
   return (width + vector - 1) / vector * vector;
-}
-
-// What a walk over a row does with each tile: `load` its data, then `fold` the data into the carried values; whether
-// the fold looks for the label's column (Tile::is_label); and, optionally, what to do at the start of each group of
-// the body before its loads (`at_group`, given the group's first offset: e.g. wait for copies still landing).
-struct TileWalk {
-  std::function<Expr(const Tile& tile)> load;
-  std::function<Exprs(const Tile& tile, Expr data, const Exprs& carried)> fold;
-  bool looks_for_label = true;
-  std::function<void(Expr start)> at_group;
-};
-
-// A row's geometry for a walk: its columns (the shard's width), the offsets a walk covers (row_extent: the width, and
-// with a head up to one vector more) and the columns of a lane of its tiles (lane_width).
-struct RowShape {
-  int64_t width, extent, chunk;
-};
-
-// Visits a row in tiles of `tuning.block` columns, `tuning.unroll` tiles at a time: the group's loads are all issued
-// before the first fold, so that every thread keeps that many 16-byte loads in flight. The groups wholly inside every
-// row run unmasked in a loop (the body); the rest is straight-line masked tiles, loaded together as well: the tail
-// past the body (its length known at specialization, as V is) and, when rows are read from the 16-byte boundary
-// before them (a `head` of 0 to one vector less one columns), the first group, which holds the head.
-//
-// Given the offset of the row's label (`label_offset`, i32; -1 or any offset outside the row when the row has none
-// here), only the group that holds it compares its columns with the label's, so the other groups do no per-element
-// work for the label. Then one loop covers every group, the first and the tail included: each group branches,
-// uniformly across the program, to the masked visit that compares (the label's group, the first group and the tail)
-// or to the plain one. Two visits of a group to compile, where loops before and after the label's group and the
-// straight-line first group and tail would be five (docs/performance.md, change 40). Undefined: every tile compares.
-//
-// A second walk over a row goes `Backward`: the body's groups from the last one down, then the tail, then the first
-// group (with a label offset, all of the loop's groups from the last one down). The columns the first walk read last
-// are the ones still in L2, so they are re-read first; forward, every column would wait a whole row's traffic of
-// every program in flight, and long rows would miss L2 entirely. (The straight-line tail, under one group, comes after
-// the body in either order: read first, its registers made ptxas spill the 1024-thread fused kernel.)
-enum class WalkOrder { Forward, Backward };
-
-Exprs for_each_tile(KernelBuilder& k, const RowShape& row, const Tuning& tuning, const Constexprs& c, Expr head,
-                    Expr label_offset, Exprs carried, const TileWalk& walk, WalkOrder order) {
-  const bool backward = order == WalkOrder::Backward;
-  const int64_t block = tuning.block, extent = row.extent;
-  auto columns = [&](Expr start, int64_t at, int64_t count) { return chunked_columns(k, start, at, count, row.chunk); };
-  auto tile_at = [&](Expr offsets, bool masked) -> Tile {
-    if (!head.defined()) return {offsets, offsets, masked ? offsets < double(row.width) : Expr(), false};
-    Expr columns = offsets - head;
-    return {columns, offsets, masked ? (columns >= 0.0) & (columns < c.vocab_shard) : Expr(), false};
-  };
-  auto visit = [&](const std::vector<Tile>& tiles, Exprs values) {
-    std::vector<Expr> data;
-    for (const Tile& tile : tiles) data.push_back(walk.load(tile));
-    for (size_t i = 0; i < tiles.size(); ++i) values = walk.fold(tiles[i], data[i], values);
-    return values;
-  };
-  // A masked tile of a row with a head is readable when its offsets are below the row's width: its columns are then
-  // below the width too, and the ones before the row, from the 16-byte boundary on, hold bytes of the row before it
-  // (or of nothing, for a tensor's first row, whose head is 0, the tensor being aligned).
-  auto visit_masked = [&](int64_t begin, int64_t end, Exprs values) {
-    std::vector<Tile> tiles;
-    for (int64_t start = begin; start < end; start += block) {
-      tiles.push_back(tile_at(columns({}, start, block), true));
-      tiles.back().readable = head.defined() && start + block <= row.width;
-    }
-    return tiles.empty() ? values : visit(tiles, values);
-  };
-  if (block >= extent) {
-    Expr offsets = columns({}, 0, extent);
-    Tile whole = head.defined() || extent % row.chunk ? tile_at(offsets, true) : Tile{offsets, offsets, Expr(), true};
-    whole.whole_row = true;
-    return visit({whole}, carried);
-  }
-  const int64_t group = block * tuning.unroll;
-  // Offsets from one vector on and below the row's width are inside the row whatever its head (under one vector).
-  const int64_t first_end = head.defined() ? group : 0;
-  const int64_t body_end = std::max(first_end, row.width / group * group);
-  auto i32 = [&](int64_t v) { return k.constant_int(v, ScalarType::I32); };
-  // Offsets past the last whole group, up to a whole group more: a masked group then reaches past the row's extent.
-  const int64_t groups_end = (extent + group - 1) / group * group;
-  // The group of tiles starting at `start` (i32), its tiles in the walk's order. `masked`: each masked to the row
-  // and to the walk's offsets (a piece's offsets past its extent may be columns of the row).
-  auto group_at = [&](Expr start, bool masked) {
-    std::vector<Tile> tiles;
-    for (int64_t u = 0; u < tuning.unroll; ++u) {
-      Tile tile = tile_at(columns(start, (backward ? tuning.unroll - 1 - u : u) * block, block), masked);
-      if (masked && head.defined() && groups_end > extent) tile.in_row = tile.in_row & (tile.offsets < double(extent));
-      tiles.push_back(tile);
-    }
-    return tiles;
-  };
-  // The groups starting in [begin, end) (multiples of the group) in the walk's order, each visited by `visit_group`.
-  auto loop = [&](int64_t first, int64_t last, Exprs values,
-                  const std::function<Exprs(Expr, const Exprs&)>& visit_group) {
-    if (last == first) return values;
-    Expr begin = i32(first), end = i32(last);
-    return k.for_loop(i32(0), end - begin, i32(group), values, [&](Expr i, const Exprs& inner) {
-      Expr start = backward ? end - double(group) - i : begin + i;
-      if (walk.at_group) walk.at_group(start);
-      return visit_group(start, inner);
-    });
-  };
-  if (!label_offset.defined()) {
-    auto body = [&](Exprs values) {
-      return loop(first_end, body_end, values,
-                  [&](Expr start, const Exprs& inner) { return visit(group_at(start, false), inner); });
-    };
-    if (backward) return visit_masked(0, first_end, visit_masked(body_end, extent, body(carried)));
-    return visit_masked(body_end, extent, body(visit_masked(0, first_end, carried)));
-  }
-  return loop(0, groups_end, carried, [&](Expr start, const Exprs& inner) {
-    // A range, not `start == label's group`: given that equality, LLVM would rewrite the comparing branch's columns
-    // as invariants of the loop and hoist them with their compares, which then held registers across it.
-    Expr special = (label_offset >= start) & (label_offset < start + double(group));
-    if (first_end > 0) special = special | (start < double(first_end));
-    if (body_end < groups_end) special = special | (start >= double(body_end));
-    return k.if_else(
-        special, [&] { return visit(group_at(start, true), inner); },
-        [&] {
-          std::vector<Tile> without_label = group_at(start, false);
-          for (Tile& tile : without_label) tile.may_hold_label = false;
-          return visit(without_label, inner);
-        });
-  });
 }
 
 // The logits of a tile in fp32; -inf past the row's end.
