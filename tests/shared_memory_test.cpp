@@ -151,6 +151,43 @@ TEST(SharedMemory, InterpreterCopiesAndPoisonsWhatNoCopyWrote) {
   }
 }
 
+// The interpreter lands a copy at the wait that completes its group, not when it starts: reads before that see the
+// 0xff poison (NaN), so the CPU suites catch a kernel that waits too late or not at all.
+TEST(SharedMemory, InterpreterLandsCopiesAtTheirWait) {
+  constexpr int kCount = 64;
+  KernelBuilder k("lands");
+  Expr x = k.param(ptr(ScalarType::F32), "x");
+  Expr y = k.param(ptr(ScalarType::F32), "y");
+  Expr staged = k.shared_alloc(ScalarType::F32, kCount);
+  Expr cols = k.arange(0, kCount);
+  Expr first_half = cols < double(kCount / 2);
+  auto read_into = [&](int row) { k.store(k.addptr(y, cols + double(row * kCount)), k.load(k.addptr(staged, cols))); };
+  k.async_copy(k.addptr(staged, cols), k.addptr(x, cols), first_half);
+  k.async_commit();
+  k.async_copy(k.addptr(staged, cols), k.addptr(x, cols), cols >= double(kCount / 2));
+  k.async_commit();
+  read_into(0);  // nothing landed
+  k.async_wait(1);
+  read_into(1);  // the first group landed
+  k.async_wait();
+  read_into(2);  // everything landed
+  k.set_attribute("threads", 32);
+  std::unique_ptr<Kernel> kernel = k.finish();
+
+  std::vector<float> input = numbers(kCount), output(3 * kCount);
+  std::vector<interp::Buffer> buffers = {{input.data(), input.size() * 4}, {output.data(), output.size() * 4}};
+  std::vector<interp::Arg> args = {interp::Arg::pointer(input.data()), interp::Arg::pointer(output.data())};
+  interp::run(*kernel, {1, 1, 1}, args, buffers);
+  for (int i = 0; i < kCount; ++i) {
+    EXPECT_TRUE(std::isnan(output[i])) << i;
+    if (i < kCount / 2)
+      EXPECT_EQ(output[kCount + i], input[i]) << i;
+    else
+      EXPECT_TRUE(std::isnan(output[kCount + i])) << i;
+    EXPECT_EQ(output[2 * kCount + i], input[i]) << i;
+  }
+}
+
 TEST(SharedMemory, LowersToCpAsyncInDynamicSharedMemory) {
   codegen::CompiledKernel bf16 = codegen::compile_to_ptx(*reverse_kernel(ScalarType::BF16), {.sm = "sm_80"});
   EXPECT_EQ(bf16.dynamic_shared_bytes, kTile * 2);

@@ -4,6 +4,7 @@
 #include <array>
 #include <barrier>
 #include <cstddef>
+#include <deque>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -85,6 +86,9 @@ class Machine {
   void run_program(std::array<int64_t, 3> program, std::barrier<>* cluster) {
     program_ = program;
     cluster_ = cluster;
+    // Copies a program never waited for are never read legitimately; they must not land in the next one's memory.
+    uncommitted_.clear();
+    committed_.clear();
     execute(body_);
   }
 
@@ -170,14 +174,12 @@ class Machine {
       case OpKind::Store: return memory_.store(in(0), in(1), optional(2));
       case OpKind::AtomicAdd: return memory_.atomic_add(in(0), in(1), *out);
       case OpKind::SharedAlloc: return shared_alloc(op, *out);
-      case OpKind::AsyncCopy: {
-        Slot copied;
-        copied.allocate(in(0).type().with_element(in(0).type().pointee()));
-        memory_.load(in(1), optional(2), nullptr, copied);
-        return memory_.store(in(0), copied, optional(2));
-      }
+      case OpKind::AsyncCopy: return start_copy(in(0), in(1), optional(2));
       case OpKind::AsyncCommit:
-      case OpKind::AsyncWait: return;  // copies are done when async_copy returns
+        committed_.push_back(std::move(uncommitted_));
+        uncommitted_.clear();
+        return;
+      case OpKind::AsyncWait: return land_copies(a.pending);
       case OpKind::Reduce: return reduce(a.reduction, a.axis, in(0), *out);
       case OpKind::ClusterBarrier:
         if (cluster_) cluster_->arrive_and_wait();
@@ -186,6 +188,30 @@ class Machine {
         if (op.info().category == ir::OpCategory::Unary) return unary(op.kind(), in(0), *out);
         if (op.info().category == ir::OpCategory::Binary) return binary(op.kind(), in(0), in(1), *out);
         throw InternalError(cat("interpreter: no evaluation for '", op.info().name, "'"));
+    }
+  }
+
+  // An async_copy: its source read now, its destination written when a wait lands it.
+  void start_copy(const Slot& destination, const Slot& source, const Slot* mask) {
+    memory_.check(destination, mask, "store");
+    PendingCopy copy{destination, {}, {}, mask != nullptr};
+    copy.data.allocate(destination.type().with_element(destination.type().pointee()));
+    memory_.load(source, mask, nullptr, copy.data);
+    if (mask) copy.mask = *mask;
+    uncommitted_.push_back(std::move(copy));
+  }
+
+  // async_wait `pending`: lands every copy (0, as cp.async.wait_all commits the open group first), or all but those
+  // of the `pending` groups committed last and of the open group.
+  void land_copies(int64_t pending) {
+    if (pending == 0) {
+      committed_.push_back(std::move(uncommitted_));
+      uncommitted_.clear();
+    }
+    while (static_cast<int64_t>(committed_.size()) > pending) {
+      for (const PendingCopy& c : committed_.front())
+        memory_.store(c.destination, c.data, c.masked ? &c.mask : nullptr);
+      committed_.pop_front();
     }
   }
 
@@ -251,6 +277,13 @@ class Machine {
   std::unordered_map<const ir::Operation*, std::vector<std::byte>> shared_;  // shared_alloc's buffers
   std::array<int64_t, 3> program_{};
   std::barrier<>* cluster_ = nullptr;
+  // The program's async copies not landed yet: the open group, and the committed groups, oldest first.
+  struct PendingCopy {
+    Slot destination, data, mask;
+    bool masked;
+  };
+  std::vector<PendingCopy> uncommitted_;
+  std::deque<std::vector<PendingCopy>> committed_;
 };
 
 void check_grid(const ir::Kernel& kernel, Grid grid, int64_t cluster) {

@@ -9,8 +9,11 @@
 //  - reduce sum is pairwise in fp32, like a GPU tree reduction, so 10^6-element sums stay accurate to ~1e-7;
 //    reduce max/min ignore NaN unless every element is NaN;
 //  - `for` runs iv = lb, lb + step, ... while iv < ub (step must be positive); `if` runs one region;
-//  - async_copy copies at once (async_wait has nothing left to wait for); shared_alloc gives each program a buffer
-//    of 0xff bytes, so reading shared memory no copy wrote gives NaN (or -1), as a GPU gives garbage.
+//  - async_copy reads its source at once but writes its destination only at the async_wait that completes its group
+//    (async_wait 0: every copy; async_wait n: all but the copies of the n groups committed last and those not
+//    committed yet), so a kernel that reads shared memory before the wait for it reads what was there before;
+//    shared_alloc gives each program a buffer of 0xff bytes, so reading shared memory no copy wrote (yet) gives NaN
+//    (or -1), as a GPU gives garbage.
 //
 // Execution model: program instances run one after another (x fastest, then y, then z), each evaluating whole tiles
 // per operation; values live in slots numbered once per run (Slot.h), so the cost per element is a tight loop.

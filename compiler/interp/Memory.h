@@ -30,13 +30,14 @@ class Memory {
   // out = *pointer, then *pointer += value, in one atomic step (i32 scalars): the programs of a cluster run on threads
   // of their own (Interpreter.h), and the stores each made before it happen before what the others do after theirs.
   void atomic_add(const Slot& pointer, const Slot& value, Slot& out) const;
+  // Throws unless every element of `pointers` that `mask` keeps lies, as large as its pointee and aligned, inside a
+  // buffer; `access` names it ("load", "store").
+  void check(const Slot& pointers, const Slot* mask, const char* access) const;
 
  private:
   struct Range {
     uint64_t begin, end;
   };
-  // Throws unless every active element of `addresses` lies, `size` bytes long and aligned, inside a buffer.
-  void check(const Slot& pointers, const Slot* mask, const char* access) const;
   bool inside_one(uint64_t first, uint64_t last, uint64_t size) const;
   std::string nearest(uint64_t address, uint64_t size) const;
 
