@@ -128,7 +128,7 @@ int64_t staged_part_width(const CrossEntropySpec& spec, const Tuning& tuning);
 
 // The columns a row kernel's walk covers: the shard, plus up to one vector before each row when the kernel reads rows
 // from the 16-byte boundary before them (Alignment::Base, see alignment_for). A block at least this long holds the
-// whole row as one tile (for_each_tile in CrossEntropyRowKernels.cpp).
+// whole row as one tile (for_each_tile in RowWalk.h).
 int64_t row_extent(const CrossEntropySpec& spec, CrossEntropyKernel kernel);
 
 // The alignment a kernel relies on: the spec's, or less where that measured faster (see the .cpp).
