@@ -99,8 +99,8 @@ struct RowStats {
 // Online softmax statistics of a row streaming through in tiles. A tile is 2-D, [lanes, chunk]: each lane is a run of
 // `chunk` contiguous columns that one thread holds (a 16-byte vector; see chunked_columns in RowWalk.h), so a tile
 // folds into its lanes inside the threads, with one max and one rescale per lane instead of per element. Every lane
-// carries its own running max, Σ exp(x - max) over columns other than the label, Σ x and Σ exp(x - max)·x. Nothing is reduced across threads until the row ends (finish), so the walk over the row needs
-// no barrier.
+// carries its own running max, Σ exp(x - max) over columns other than the label, Σ x and Σ exp(x - max)·x. Nothing
+// is reduced across threads until the row ends (finish), so the walk over the row needs no barrier.
 struct LaneStats {
   Expr m, d_rest, sum_x, sum_ex;  // [lanes] tiles
   Exprs to_exprs() const { return {m, d_rest, sum_x, sum_ex}; }
