@@ -58,7 +58,9 @@ class RowWalk {
     return loop(0, groups_end_, carried, [&](Expr start, const Exprs& inner) {
       // A range, not `start == label's group`: given that equality, LLVM would rewrite the comparing branch's
       // columns as invariants of the loop and hoist them with their compares, which then held registers across it.
-      Expr special = (label_offset >= start) & (label_offset < start + double(group_));
+      // As a difference in [0, group), LLVM makes it one unsigned compare.
+      Expr from_start = label_offset - start;
+      Expr special = (from_start >= 0.0) & (from_start < double(group_));
       if (first_end_ > 0) special = special | (start < double(first_end_));
       if (body_end_ < groups_end_) special = special | (start >= double(body_end_));
       return k_.if_else(
