@@ -109,6 +109,25 @@ TEST(CrossEntropy, CustomIgnoreIndexMaskAndWeights) {
   }
 }
 
+// A fused call takes one upstream scalar (grad_scale), so a per-row upstream gradient runs forward then backward
+// only, and the harness refuses it in a fused call instead of comparing against a reference it cannot match.
+TEST(CrossEntropy, PerRowUpstreamRunsForwardThenBackwardOnly) {
+  ProblemOptions o = base(DType::BF16, 500);
+  o.upstream = Upstream::PerRow;
+  std::vector<ProblemOptions> paths = on_every_path(o);
+  ASSERT_EQ(paths.size(), 1u);
+  EXPECT_EQ(paths[0].mode, Mode::ForwardBackward);
+  o.mode = Mode::Fused;
+  auto backend = interpreter_backend();
+  try {
+    run_problem(o, *backend);
+    ADD_FAILURE() << "a fused call with a per-row upstream gradient ran";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("Upstream::PerRow needs Mode::ForwardBackward"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(CrossEntropy, LabelSmoothingAndZLoss) {
   for (double eps : {0.0, 0.1, 1.0})
     for (double z : {0.0, 1e-4})

@@ -327,11 +327,12 @@ std::string ProblemOptions::str() const {
 
 std::vector<ProblemOptions> on_every_path(ProblemOptions o) {
   std::vector<ProblemOptions> paths;
-  for (FusedCount counting : {FusedCount::Launch, FusedCount::InKernel}) {
-    o.mode = Mode::Fused;
-    o.fused_count = counting;
-    paths.push_back(o);
-  }
+  if (o.upstream != Upstream::PerRow)
+    for (FusedCount counting : {FusedCount::Launch, FusedCount::InKernel}) {
+      o.mode = Mode::Fused;
+      o.fused_count = counting;
+      paths.push_back(o);
+    }
   o.mode = Mode::ForwardBackward;
   o.fused_count = FusedCount::Auto;
   paths.push_back(o);
@@ -339,6 +340,9 @@ std::vector<ProblemOptions> on_every_path(ProblemOptions o) {
 }
 
 StagedProblem stage_problem(const ProblemOptions& o, Backend& b) {
+  if (o.mode == Mode::Fused && o.upstream == Upstream::PerRow)
+    throw UserError(
+        "a fused call takes one upstream gradient (grad_scale): Upstream::PerRow needs Mode::ForwardBackward");
   Inputs in = generate(o);
   StagedProblem staged;
   staged.reference = reference_cross_entropy(in.reference);

@@ -46,7 +46,8 @@ struct ProblemOptions {
 };
 
 // `o` on each way a single shard's call runs, for suites that cover them all: fused after a count launch, fused_small
-// counting its own labels, and forward then backward.
+// counting its own labels, and forward then backward. A per-row upstream gradient (Upstream::PerRow) runs forward then
+// backward only: a fused call takes one scalar (grad_scale).
 std::vector<ProblemOptions> on_every_path(ProblemOptions o);
 
 // V columns over W ranks as evenly as they go: V / W each, and the first V % W ranks one column more (50257 over 8:
