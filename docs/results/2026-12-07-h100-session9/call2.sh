@@ -1,7 +1,8 @@
 #!/bin/bash
-# Session 9's second device call (refused twice; for the next session, from the repository root, carrying the ignored
-# folders gpubin/ and gpubin-old/ packed as in docs/gpu-status.md): the two fixed GPU tests, compare.py, changes 37-39 against 6600c59 (host, small
-# batches), and forward+backward / forward-only in bf16, f32 and f16.
+# Session 9's second device call, refused twice. For the next session, from the repository root, carrying the ignored
+# folders gpubin/ (HEAD's build) and gpubin-old/ (6600c59's), packed as in docs/gpu-status.md: the two fixed GPU tests,
+# compare.py, changes 37-39 against 6600c59 (host, small batches), and forward+backward and forward-only in bf16, f32
+# and f16.
 set -u
 OUT=$1
 for d in gpubin gpubin-old; do gunzip -f $d/libxent.so.gz; chmod +x $d/*; done
