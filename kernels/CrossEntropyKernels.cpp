@@ -24,13 +24,16 @@ constexpr std::array<std::string_view, kKernelKinds> kNames = {
 
 std::string_view kernel_name(CrossEntropyKernel kernel) { return kNames[static_cast<size_t>(kernel)]; }
 
+std::string kernel_names() {
+  std::string names;
+  for (size_t i = 0; i < kNames.size(); ++i) names += (i ? ", " : "") + std::string(kNames[i]);
+  return names;
+}
+
 CrossEntropyKernel kernel_from_name(std::string_view name) {
-  std::string known;
-  for (size_t i = 0; i < kNames.size(); ++i) {
+  for (size_t i = 0; i < kNames.size(); ++i)
     if (kNames[i] == name) return static_cast<CrossEntropyKernel>(i);
-    known += (i ? ", " : "") + std::string(kNames[i]);
-  }
-  throw UserError(cat("kernel: unknown kernel '", name, "'; the cross-entropy kernels are ", known));
+  throw UserError(cat("kernel: unknown kernel '", name, "'; the cross-entropy kernels are ", kernel_names()));
 }
 
 bool needs_whole_vocabulary(CrossEntropyKernel kernel) {

@@ -62,6 +62,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -86,6 +87,8 @@ inline constexpr int64_t kMaxFusedSmallRows = 512;
 int64_t max_staged_row_bytes(const CrossEntropySpec& spec);
 
 std::string_view kernel_name(CrossEntropyKernel kernel);
+// Every kernel's name, comma-separated ("ce_count, ce_stats, ..."), for messages and help texts.
+std::string kernel_names();
 // The kernel named `name` ("ce_fused"); throws UserError listing the names otherwise.
 CrossEntropyKernel kernel_from_name(std::string_view name);
 // Whether `kernel` needs the whole vocabulary on one rank (forward, fused, fused_small): a shard uses the others.

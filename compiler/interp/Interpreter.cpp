@@ -8,6 +8,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -194,10 +195,9 @@ class Machine {
   // An async_copy: its source read now, its destination written when a wait lands it.
   void start_copy(const Slot& destination, const Slot& source, const Slot* mask) {
     memory_.check(destination, mask, "store");
-    PendingCopy copy{destination, {}, {}, mask != nullptr};
+    PendingCopy copy{destination, {}, mask ? std::optional<Slot>(*mask) : std::nullopt};
     copy.data.allocate(destination.type().with_element(destination.type().pointee()));
     memory_.load(source, mask, nullptr, copy.data);
-    if (mask) copy.mask = *mask;
     uncommitted_.push_back(std::move(copy));
   }
 
@@ -209,8 +209,7 @@ class Machine {
       uncommitted_.clear();
     }
     while (static_cast<int64_t>(committed_.size()) > pending) {
-      for (const PendingCopy& c : committed_.front())
-        memory_.store(c.destination, c.data, c.masked ? &c.mask : nullptr);
+      for (const PendingCopy& c : committed_.front()) memory_.store(c.destination, c.data, c.mask ? &*c.mask : nullptr);
       committed_.pop_front();
     }
   }
@@ -279,8 +278,8 @@ class Machine {
   std::barrier<>* cluster_ = nullptr;
   // The program's async copies not landed yet: the open group, and the committed groups, oldest first.
   struct PendingCopy {
-    Slot destination, data, mask;
-    bool masked;
+    Slot destination, data;
+    std::optional<Slot> mask;
   };
   std::vector<PendingCopy> uncommitted_;
   std::deque<std::vector<PendingCopy>> committed_;

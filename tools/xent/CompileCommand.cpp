@@ -80,9 +80,7 @@ void add_compile_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::IsMember({"ir", "ir-after-all", "llvm", "ptx"}));
   compile->add_option("--kernel", options->kernel,
-                      "only this kernel (ce_count, ce_stats, ce_combine, ce_reduce, ce_backward, ce_fused, ce_forward, "
-                      "ce_fused_small); "
-                      "default: every kernel the spec uses");
+                      "only this kernel (" + kernel_names() + "); default: every kernel the spec uses");
   compile->callback([options] { run_compile(*options); });
 }
 
