@@ -119,6 +119,27 @@ Expr reduction_scale(KernelBuilder& k, Expr ok_rows, Expr normalizer, const Cons
   return k.select(c.reduction == 2.0, mean_scale, k.select(c.reduction == 1.0, sum_scale, one));
 }
 
+Expr sum_row_losses(KernelBuilder& k, Expr loss_rows, Expr rows, int64_t tile) {
+  Expr zero = k.constant(0.0, ScalarType::F32);
+  Exprs sum = for_each_row_tile(k, rows, tile, {k.splat(zero, {tile})}, [&](Expr row, Expr in_range, const Exprs& acc) {
+    return Exprs{acc[0] + k.load(k.addptr(loss_rows, row), in_range, zero)};
+  });
+  return k.reduce_sum(sum[0]);
+}
+
+LossReduction LossReduction::declare(KernelBuilder& k, Expr loss_rows, Expr inv_den, Expr rows) {
+  return {loss_rows, inv_den, f32_param(k, "loss"), k.param(ir::ptr(ScalarType::I32), "tickets"), rows};
+}
+
+void LossReduction::store_in_last_program(KernelBuilder& k, Expr programs, int64_t threads) const {
+  Expr ticket = k.atomic_add(tickets, k.constant_int(1, ScalarType::I32)).to(ScalarType::I64);
+  k.if_then(ticket == programs - 1.0, [&] {
+    // Four rows a thread a step: few registers, whatever the kernel's own walk holds.
+    k.store(loss, sum_row_losses(k, loss_rows, rows, 4 * threads) * k.load(inv_den));
+    k.store(tickets, k.constant_int(0, ScalarType::I32));
+  });
+}
+
 Expr safe_max(Expr m) { return m.builder().select(m == -kInf, m.builder().literal(0.0, m), m); }
 
 Expr log_sum_exp(Expr m, Expr d) { return safe_max(m) + m.builder().log(d); }

@@ -89,6 +89,24 @@ LabelCounts count_labels(KernelBuilder& k, const RowTensor& labels, const RowTen
 // < 0 means not given; 0 gives a zero loss and gradient), else 1; none 1. 0 when there is nothing to divide by.
 Expr reduction_scale(KernelBuilder& k, Expr ok_rows, Expr normalizer, const Constexprs& c);
 
+// Σ loss_rows[0, rows) (f32 scalar) in one fixed order, the same every run: per thread over steps of `tile` rows, then
+// across the program.
+Expr sum_row_losses(KernelBuilder& k, Expr loss_rows, Expr rows, int64_t tile);
+
+// The reduced loss computed by the last program of a kernel to finish, so that no launch follows for it (combine;
+// fused_small given a ticket counter). The last program is told so by its ticket (atomic_add on `tickets`, which must
+// be zero when the launch starts); it sums the `rows` row losses with sum_row_losses, stores the sum times *inv_den at
+// *loss, and zeroes the tickets again for the next launch. The ticket's fences wait for each program's stores: the
+// fused kernel's many short programs lost 8-13% of their bandwidth to them (docs/performance.md, change 36), so only
+// calls of few rows reduce this way.
+struct LossReduction {
+  Expr loss_rows, inv_den, loss, tickets, rows;  // ptr<f32> x3, ptr<i32>, i64
+  // Declares `loss` and `tickets` (the kernel already has the others).
+  static LossReduction declare(KernelBuilder& k, Expr loss_rows, Expr inv_den, Expr rows);
+  // At the kernel's end: `programs` (i64) is the grid's size, `threads` the kernel's threads per program.
+  void store_in_last_program(KernelBuilder& k, Expr programs, int64_t threads) const;
+};
+
 // One shard's statistics of a row, relative to its max m (see the partials in CrossEntropyKernels.h).
 struct RowStats {
   Expr m, d_rest, e_label, x_label, sum_x, sum_ex;

@@ -15,14 +15,17 @@
 //                          memory (Tuning::staging) so that the logits leave DRAM once (or a cluster of programs
 //                          per row, each holding a part of it)
 //   fused_small            the fused kernel for calls on few rows: every program also counts the call's labels
-//                          (each reads them all), so no count launch precedes it; program 0 stores what count would
+//                          (each reads them all), so no count launch precedes it; program 0 stores what count would;
+//                          its last program reduces the row losses (LossReduction)
 //
 // Forward then backward: count, stats, [exchange of partials], combine, later backward;
 //                         one shard: forward, reduce (not for `none`), later backward.
-// Fused (one shard):      count, fused, reduce; up to kMaxFusedSmallRows rows fused_small, reduce.
-// Only combine reduces the loss itself (its last program, by a ticket that count zeroes): the fused kernel's many
-// short programs lose 8-13% of their bandwidth to the ticket's fences (docs/performance.md, change 36), and the
-// one-launch paths have no launch before them to zero a ticket, so they leave the loss to reduce.
+// Fused (one shard):      count, fused, reduce; up to kMaxFusedSmallRows rows fused_small alone (given a ticket
+//                         counter of the op's for the stream: CrossEntropyCall::tickets), else count, fused_small.
+// Combine and fused_small reduce the loss themselves, in the last program to finish, by a ticket counter that must be
+// zero when they start: count zeroes the workspace's for combine. The fused kernel leaves its loss to reduce: its many
+// short programs lose 8-13% of their bandwidth to the ticket's fences (docs/performance.md, change 36), and a
+// one-shard forward has no launch before it to zero a ticket.
 // The reduced loss is summed in one fixed order for a given kernel (deterministic).
 //
 // Numbers that shape the code are constexpr parameters bound by the specialization pass (constexpr_bindings):
@@ -47,7 +50,8 @@
 //   fused:    logits[T], labels[T], mask[T]?, weights ptr<f32>?, inv_den ptr<f32>, loss_rows, lse, rest (ptr<f32>),
 //             grad[T] (absent when in place), d1 i64, ignore_index i64, grad_scale f32,
 //             exchange ptr<f32> (rows x cluster x kPartialFields; used only with a cluster)
-//   fused_small: fused's, then rows i64, normalizer f32, bad ptr<i32> (inv_den is then written by program 0)
+//   fused_small: fused's, then rows i64, normalizer f32, bad ptr<i32> (inv_den is then written by program 0),
+//             loss ptr<f32>^, tickets ptr<i32>^
 // `?` marks parameters present only when the spec has a mask / weights, `^` those present only when it reduces
 // (reduction sum or mean).
 //

@@ -42,6 +42,11 @@ Launch reduce(const CrossEntropyCall& c) {
           c.rows()};
 }
 
+// Whether a fused call counts its labels in fused_small rather than in a count launch before ce_fused.
+bool in_fused_small(const CrossEntropyCall& c, FusedCount counting) {
+  return counting == FusedCount::InKernel || (counting == FusedCount::Auto && c.rows() <= kMaxFusedSmallRows);
+}
+
 void check(const CrossEntropyCall& c) {
   if (c.d0 < 0 || c.d1 < 1)
     throw UserError(cat("rows: leading dimensions must be d0 >= 0 and d1 >= 1, got ", c.d0, " x ", c.d1));
@@ -127,26 +132,30 @@ std::vector<Launch> plan_backward(const CrossEntropySpec& spec, const CrossEntro
   return {{CrossEntropyKernel::Backward, c.rows(), a.take(), c.rows()}};
 }
 
+bool reduces_in_fused_small(const CrossEntropySpec& spec, const CrossEntropyCall& c, FusedCount counting) {
+  return in_fused_small(c, counting) && spec.reduction != Reduction::None;
+}
+
 std::vector<Launch> plan_fused(const CrossEntropySpec& spec, const CrossEntropyCall& c, FusedCount counting) {
   check(c);
   if (!spec.single_shard()) throw UserError("fused: the fused pass needs the whole vocabulary on one rank");
-  const bool in_kernel =
-      counting == FusedCount::InKernel || (counting == FusedCount::Auto && c.rows() <= kMaxFusedSmallRows);
   const Workspace& w = c.workspace;
   Args a;
   a.tensor(c.logits).tensor(c.labels).tensor_if(spec.has_mask, c.mask).ptr_if(spec.has_weights, c.weights);
   a.ptr(w.inv_den).ptr(w.loss_rows).ptr(w.lse).ptr(w.rest).tensor_if(!spec.in_place, c.grad);
   a.i64(c.d1).i64(c.ignore_index).f32(c.grad_scale);
   a.ptr(w.cluster_partials);
-  std::vector<Launch> launches;
-  if (in_kernel) {
-    a.i64(c.rows()).f32(c.normalizer).ptr(w.bad);
-    launches.push_back({CrossEntropyKernel::FusedSmall, c.rows(), a.take(), c.rows()});
-  } else {
-    launches = {count(spec, c), {CrossEntropyKernel::Fused, c.rows(), a.take(), c.rows()}};
+  if (!in_fused_small(c, counting)) {
+    std::vector<Launch> launches = {count(spec, c), {CrossEntropyKernel::Fused, c.rows(), a.take(), c.rows()}};
+    if (spec.reduction != Reduction::None) launches.push_back(reduce(c));
+    return launches;
   }
-  if (spec.reduction != Reduction::None) launches.push_back(reduce(c));
-  return launches;
+  a.i64(c.rows()).f32(c.normalizer).ptr(w.bad);
+  if (reduces_in_fused_small(spec, c, counting)) {
+    if (!c.tickets) throw UserError("tickets: a reduced fused call of few rows needs a ticket counter that is zero");
+    a.ptr(w.loss).ptr(c.tickets);
+  }
+  return {{CrossEntropyKernel::FusedSmall, c.rows(), a.take(), c.rows()}};
 }
 
 }  // namespace xent

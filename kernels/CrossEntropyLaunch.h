@@ -44,7 +44,7 @@ struct Workspace {
   uint64_t bad = 0;               // 1 i32: the out-of-range label count
   uint64_t loss_rows = 0, lse = 0, rest = 0, logprob = 0, entropy = 0;  // rows fp32 each
   uint64_t loss = 0;                                                    // 1 fp32: the reduced loss
-  uint64_t tickets = 0;                                                 // 1 i32: combine programs finished
+  uint64_t tickets = 0;  // 1 i32: programs finished (combine; fused_small without a counter of its own)
 };
 
 // The workspace's size in bytes for `rows` rows and `world` ranks, and its carving from one allocation at `base`
@@ -64,6 +64,10 @@ struct CrossEntropyCall {
   int64_t vocab_offset = 0;  // this rank's first column
   int rank = 0, world = 1;
   Workspace workspace;
+  // A ticket counter (1 i32) that is zero when the call runs and that no kernel running beside it counts on, for a
+  // fused call whose fused_small reduces the loss in its last program (reduces_in_fused_small): the op's counter for
+  // the stream, or the workspace's tickets zeroed first (runtime/StreamTickets.h). The last program leaves it zero.
+  uint64_t tickets = 0;
   int64_t rows() const { return d0 * d1; }
 };
 
@@ -80,8 +84,12 @@ std::vector<Launch> plan_backward(const CrossEntropySpec& spec, const CrossEntro
 // kernel, or in every program of fused_small (a launch fewer; each program reads every label). Auto: fused_small up to
 // kMaxFusedSmallRows rows.
 enum class FusedCount : uint8_t { Auto, Launch, InKernel };
-// Single shard, one pass: count, fused, reduce (not for `none`); or fused_small, reduce.
+// Single shard, one pass: count, fused, reduce (not for `none`); or fused_small alone, one launch, which then also
+// reduces the loss (counting its programs on `call.tickets`).
 std::vector<Launch> plan_fused(const CrossEntropySpec& spec, const CrossEntropyCall& call,
                                FusedCount count = FusedCount::Auto);
+// Whether plan_fused runs fused_small and it reduces the loss, so that the call needs its `tickets`.
+bool reduces_in_fused_small(const CrossEntropySpec& spec, const CrossEntropyCall& call,
+                            FusedCount count = FusedCount::Auto);
 
 }  // namespace xent

@@ -1,5 +1,8 @@
 // The kernels that run one program per row and walk the row's columns: stats, forward, backward and fused (the row
 // and its walks in Row.h, staging in RowStaging.h, the walk in tiles in RowWalk.h).
+
+#include <optional>
+
 #include "kernels/CrossEntropyCommon.h"
 #include "kernels/CrossEntropyKernels.h"
 #include "kernels/Row.h"
@@ -185,7 +188,8 @@ namespace {
 
 // The fused kernel, taking the reduction's scale from the count kernel (ce_fused), or with `counts_labels` counting
 // the call's labels in every program first (ce_fused_small: no count launch before it, for calls on few rows; program
-// 0 stores the scale and the bad-label count, as count would).
+// 0 stores the scale and the bad-label count, as count would), and reducing the loss in its last program when the spec
+// reduces (LossReduction: the call is then one launch).
 std::unique_ptr<Kernel> fused_kernel(const CrossEntropySpec& spec, bool counts_labels) {
   KernelBuilder k(counts_labels ? "ce_fused_small" : "ce_fused");
   Tuning tuning = tuning_for(spec, CrossEntropyKernel::Fused);
@@ -200,9 +204,11 @@ std::unique_ptr<Kernel> fused_kernel(const CrossEntropySpec& spec, bool counts_l
   // Always a parameter, so that every tuning of the kernel has one ABI (a stored `xent tune` winner may use a cluster).
   Expr exchange = f32_param(k, "exchange");
   Expr rows, normalizer, bad_count;
+  std::optional<LossReduction> reduction;
   if (counts_labels) {
     rows = k.param(ir::i64(), "rows"), normalizer = k.param(ir::f32(), "normalizer");
     bad_count = k.param(ir::ptr(ScalarType::I32), "bad");
+    if (spec.reduction != Reduction::None) reduction = LossReduction::declare(k, loss_rows, inv_den, rows);
   }
   Constexprs c = Constexprs::declare(k);
 
@@ -250,6 +256,7 @@ std::unique_ptr<Kernel> fused_kernel(const CrossEntropySpec& spec, bool counts_l
     g = k.select(row.facts.ok, g, k.literal(0.0, g));  // zeros for rows that are not ok, whatever their logits
     k.store(k.addptr(grad_start, pass.part.offsets), g.to(grad_start.type().pointee()), pass.part.in_row);
   }
+  if (reduction) reduction->store_in_last_program(k, rows * double(tuning.cluster), tuning.threads);
   k.set_attribute("threads", tuning.threads);
   k.set_attribute("cluster", tuning.cluster);
   return k.finish();

@@ -1,6 +1,6 @@
 // The kernels that work on tiles of rows rather than on a row's columns: count, combine (which also reduces the loss
-// of a sharded forward, LossReduction) and reduce (the loss of a fused call or a one-shard forward). They touch O(rows)
-// bytes, a small fraction of the logits' traffic.
+// of a sharded forward, LossReduction) and reduce (the loss of a fused call on many rows or of a one-shard forward).
+// They touch O(rows) bytes, a small fraction of the logits' traffic.
 
 #include <optional>
 
@@ -14,42 +14,6 @@ using ir::Kernel;
 
 // The count and reduce kernels' step: 8 rows a thread.
 constexpr int64_t kRowSetTile = int64_t{kRowSetThreads} * 8;
-
-// Σ loss_rows[0, rows) in one fixed order: per thread over steps of `tile` rows, then across the program.
-Expr sum_row_losses(KernelBuilder& k, Expr loss_rows, Expr rows, int64_t tile) {
-  Expr zero = k.constant(0.0, ScalarType::F32);
-  Exprs sum = for_each_row_tile(k, rows, tile, {k.splat(zero, {tile})}, [&](Expr row, Expr in_range, const Exprs& acc) {
-    return Exprs{acc[0] + k.load(k.addptr(loss_rows, row), in_range, zero)};
-  });
-  return k.reduce_sum(sum[0]);
-}
-
-// The reduced loss, computed by the combine kernel when the spec reduces, so that a forward launches no kernel for
-// it: the last of its programs to finish (told so by a ticket from atomic_add on `tickets`, which the count kernel
-// zeroes) sums the `rows` row losses in one fixed order (the same every run), stores the sum times *inv_den at *loss,
-// and zeroes the tickets again for the kernel's next launch (a caller may repeat finish_forward). The fused kernel
-// leaves its loss to the reduce kernel: its programs are many and short, and the ticket's fences, which wait for each
-// program's stores, cost it 8-13% of its bandwidth (docs/performance.md, change 36).
-struct LossReduction {
-  Expr loss_rows, inv_den, loss, tickets, rows;  // ptr<f32> x3, ptr<i32>, i64
-  // Declares `loss` and `tickets` (the kernel already has the others).
-  static LossReduction declare(KernelBuilder& k, Expr loss_rows, Expr inv_den, Expr rows);
-  // At the kernel's end: `programs` (i64) is the grid's size, `threads` the kernel's threads per program.
-  void store_in_last_program(KernelBuilder& k, Expr programs, int64_t threads) const;
-};
-
-LossReduction LossReduction::declare(KernelBuilder& k, Expr loss_rows, Expr inv_den, Expr rows) {
-  return {loss_rows, inv_den, f32_param(k, "loss"), k.param(ir::ptr(ScalarType::I32), "tickets"), rows};
-}
-
-void LossReduction::store_in_last_program(KernelBuilder& k, Expr programs, int64_t threads) const {
-  Expr ticket = k.atomic_add(tickets, k.constant_int(1, ScalarType::I32)).to(ScalarType::I64);
-  k.if_then(ticket == programs - 1.0, [&] {
-    // Four rows a thread a step: few registers, whatever the kernel's own walk holds.
-    k.store(loss, sum_row_losses(k, loss_rows, rows, 4 * threads) * k.load(inv_den));
-    k.store(tickets, k.constant_int(0, ScalarType::I32));
-  });
-}
 
 }  // namespace
 
@@ -67,7 +31,7 @@ std::unique_ptr<Kernel> build_count(const CrossEntropySpec& spec) {
   LabelCounts counts = count_labels(k, labels, spec.has_mask ? &mask : nullptr, rows, d1, ignore_index, c, kRowSetTile);
   k.store(inv_den, reduction_scale(k, counts.ok, normalizer, c));
   k.store(bad_count, counts.bad);
-  k.store(tickets, k.constant_int(0, ScalarType::I32));  // for combine's LossReduction
+  k.store(tickets, k.constant_int(0, ScalarType::I32));  // for the LossReduction of combine or fused_small
   k.set_attribute("threads", kRowSetThreads);
   return k.finish();
 }

@@ -41,6 +41,7 @@ CrossEntropyOp::CrossEntropyOp(const CrossEntropySpec& spec) : spec_(spec) {
   spec_.validate();
   context_ = cuda::ensure_context();
   tuned_ = std::make_unique<runtime::TunedKernels>(spec_, runtime::current_tuning_device());
+  tickets_ = std::make_unique<runtime::StreamTickets>();
 }
 
 void CrossEntropyOp::load(const std::vector<CrossEntropyKernel>& kernels) const {

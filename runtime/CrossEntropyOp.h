@@ -5,8 +5,9 @@
 // with the plan's other kernels not loaded yet (compiled side by side), and its function resolved once: a process
 // that only makes fused calls loads the three kernels those launch, not all seven. After that a call builds its
 // launch plan and enqueues cuLaunchKernel calls on the caller's stream: no device allocation, no host
-// synchronization and no driver queries, so the op can be captured in a CUDA graph once each kernel has run. The
-// caller owns the workspace (workspace_bytes) and every tensor; the op keeps no per-call state.
+// synchronization and no driver queries but one (whether a small fused call's stream is being captured: see
+// zeroed_tickets), so the op can be captured in a CUDA graph once each kernel has run. The caller owns the workspace
+// (workspace_bytes) and every tensor; the op keeps no per-call state, only a ticket counter per stream.
 //
 // The one other exception is tuning: when the spec leaves it to xent (zero fields), the first call of each row-count
 // bucket looks for a winner that `xent tune` stored for this device and loads its kernel
@@ -23,6 +24,7 @@
 
 #include "kernels/CrossEntropyLaunch.h"
 #include "runtime/KernelLoader.h"
+#include "runtime/StreamTickets.h"
 #include "runtime/tuning/TunedKernels.h"
 
 namespace xent {
@@ -37,6 +39,10 @@ class CrossEntropyOp {
   // Enqueues `launches` on `stream`, in order, from any thread: a thread without a current context gets the op's.
   // Another context current on the thread is the caller's error (the modules are loaded in the op's).
   void enqueue(const std::vector<Launch>& launches, CUstream stream) const;
+
+  // A ticket counter for a call on `stream` (CrossEntropyCall::tickets) that is zero when the call runs: the op's
+  // counter for the stream, or `spare` zeroed on the stream (runtime/StreamTickets.h says when).
+  CUdeviceptr zeroed_tickets(CUstream stream, CUdeviceptr spare) const { return tickets_->zeroed(stream, spare); }
 
   // The kernel a call of `rows` rows launches for `which` (a tuned one, when stored), e.g. to report its tuning,
   // registers and spills.
@@ -55,6 +61,7 @@ class CrossEntropyOp {
   mutable std::array<std::unique_ptr<DeviceKernel>, kKernelKinds> owned_;
   mutable std::mutex load_mutex_;
   std::unique_ptr<runtime::TunedKernels> tuned_;
+  std::unique_ptr<runtime::StreamTickets> tickets_;
 };
 
 // One launch of `kernel` on `stream`, in the current context: what enqueue does for each launch of a plan. The

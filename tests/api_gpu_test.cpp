@@ -257,6 +257,9 @@ TEST_F(GpuApi, FusedCapturedInAGraphReplays) {
   XENT_CU_CHECK(d.cuGraphInstantiate(&exec, graph, 0));
   for (int replay = 0; replay < 2; ++replay) {
     XENT_CU_CHECK(d.cuMemsetD8(staged.ranks[0].grad_buffer, 0, staged.ranks[0].grad_elements * 2));
+    // A captured small call counts on the workspace's tickets, which the graph zeroes first (runtime/StreamTickets.h):
+    // whatever they hold before a replay.
+    XENT_CU_CHECK(d.cuMemsetD8(staged.ranks[0].call.workspace.tickets, 0x5A, 4));
     XENT_CU_CHECK(d.cuGraphLaunch(exec, s.stream));
     s.sync();
     const Outcome replayed = collect_outcome(o, *backend, staged);
@@ -267,6 +270,26 @@ TEST_F(GpuApi, FusedCapturedInAGraphReplays) {
   }
   XENT_CU_CHECK(d.cuGraphExecDestroy(exec));
   XENT_CU_CHECK(d.cuGraphDestroy(graph));
+}
+
+// Small fused calls are one launch that counts its programs on the op's ticket counter for the stream: calls on two
+// streams at once, each on its own problem, must each find their own last program, call after call.
+TEST_F(GpuApi, SmallFusedCallsOnTwoStreamsAtOnce) {
+  ProblemOptions first = problem(DType::BF16, 32000, Mode::Fused), second = first;
+  second.seed = 2;
+  auto backend = cuda_backend();
+  StagedProblem staged[2] = {stage_problem(first, *backend), stage_problem(second, *backend)};
+  Op op(options_of(staged[0].ranks[0], 0));
+  xent_args args[2] = {args_of(staged[0].ranks[0]), args_of(staged[1].ranks[0])};
+  Stream streams[2] = {Stream(CU_STREAM_NON_BLOCKING), Stream(CU_STREAM_NON_BLOCKING)};
+  for (int call = 0; call < 50; ++call)
+    for (int i = 0; i < 2; ++i) ASSERT_XENT_OK(xent_fused(op.op, &args[i], streams[i].stream));
+  for (int i = 0; i < 2; ++i) {
+    streams[i].sync();
+    const ProblemOptions& o = i == 0 ? first : second;
+    Verdict verdict = check_against_reference(o, collect_outcome(o, *backend, staged[i]));
+    EXPECT_TRUE(verdict.ok) << "stream " << i << ": " << verdict.str();
+  }
 }
 
 TEST_F(GpuApi, TwoThreadsCreateAndLaunchDifferentSpecs) {

@@ -8,6 +8,7 @@
 #include "compiler/Error.h"
 #include "compiler/ir/Printer.h"
 #include "compiler/passes/Pipeline.h"
+#include "tests/user_error.h"
 #include "tools/verify/CrossEntropyProblem.h"
 
 using namespace xent;
@@ -190,9 +191,10 @@ TEST(CrossEntropy, OneShardForwardIsOneLaunchWhoseFirstProgramCountsTheLabels) {
   }
 }
 
-// A fused call counts its labels in every program of fused_small up to kMaxFusedSmallRows rows, and in a count launch
-// before ce_fused on more. Counting in the kernel over 600 rows takes three steps of 256 rows: the bad count and every
-// gradient's 1 / (ok rows) must still match the reference.
+// A fused call counts its labels in every program of fused_small up to kMaxFusedSmallRows rows, which also reduces the
+// loss (one launch, counting its programs on the call's tickets), and in a count launch before ce_fused on more.
+// Counting in the kernel over 600 rows takes three steps of 256 rows: the bad count and every gradient's
+// 1 / (ok rows) must still match the reference, and the last program must leave the tickets zero (the harness checks).
 TEST(CrossEntropy, FusedSmallCountsTheLabelsInEveryProgram) {
   CrossEntropySpec spec;
   CrossEntropyCall call;
@@ -204,8 +206,10 @@ TEST(CrossEntropy, FusedSmallCountsTheLabelsInEveryProgram) {
     return launched;
   };
   using K = CrossEntropyKernel;
-  EXPECT_EQ(kernels(kMaxFusedSmallRows), (std::vector<K>{K::FusedSmall, K::Reduce}));
   EXPECT_EQ(kernels(kMaxFusedSmallRows + 1), (std::vector<K>{K::Count, K::Fused, K::Reduce}));
+  EXPECT_NE(xent::testing::user_error([&] { kernels(kMaxFusedSmallRows); }).find("tickets"), std::string::npos);
+  call.tickets = 16;
+  EXPECT_EQ(kernels(kMaxFusedSmallRows), (std::vector<K>{K::FusedSmall}));
 
   ProblemOptions o = base(DType::BF16, 200, Mode::Fused);
   o.d0 = 2, o.d1 = 300;

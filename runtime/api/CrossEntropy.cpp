@@ -143,7 +143,7 @@ struct CrossEntropy::Impl {
 
   void run(Call kind, const Args& a, CUstream stream) {
     api::check_args(options, spec, a, kind);
-    const CrossEntropyCall c = call(a);
+    CrossEntropyCall c = call(a);
     if (c.rows() == 0) {
       if (kind == Call::Backward) return;
       cuda::ensure_context();
@@ -156,6 +156,8 @@ struct CrossEntropy::Impl {
     Alignment alignment =
         kind == Call::FinishForward ? any_loaded() : alignment_of(c.logits, writes_grad ? &c.grad : nullptr, bytes);
     const CrossEntropyOp& variant = op(alignment);
+    if (kind == Call::Fused && reduces_in_fused_small(variant.spec(), c))
+      c.tickets = variant.zeroed_tickets(stream, c.workspace.tickets);
     std::vector<Launch> plan;
     switch (kind) {
       case Call::Forward: plan = plan_forward(variant.spec(), c); break;  // world 1 (check_args): a single shard

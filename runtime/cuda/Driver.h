@@ -56,6 +56,7 @@ inline constexpr int kDriverAbiVersion = 12000;
   X(cuStreamSynchronize, PFN_cuStreamSynchronize_v2000, "cuStreamSynchronize")                          \
   X(cuStreamBeginCapture, PFN_cuStreamBeginCapture_v10010, "cuStreamBeginCapture")                      \
   X(cuStreamEndCapture, PFN_cuStreamEndCapture_v10000, "cuStreamEndCapture")                            \
+  X(cuStreamIsCapturing, PFN_cuStreamIsCapturing_v10000, "cuStreamIsCapturing")                         \
   X(cuGraphInstantiate, PFN_cuGraphInstantiateWithFlags_v11040, "cuGraphInstantiateWithFlags")          \
   X(cuGraphLaunch, PFN_cuGraphLaunch_v10000, "cuGraphLaunch")                                           \
   X(cuGraphDestroy, PFN_cuGraphDestroy_v10000, "cuGraphDestroy")                                        \
@@ -75,7 +76,7 @@ inline constexpr int kDriverAbiVersion = 12000;
   X(cuFuncGetAttribute, PFN_cuFuncGetAttribute_v2020, "cuFuncGetAttribute")                             \
   X(cuFuncSetAttribute, PFN_cuFuncSetAttribute_v9000, "cuFuncSetAttribute")                             \
   X(cuLaunchKernel, PFN_cuLaunchKernel_v4000, "cuLaunchKernel")                                         \
-  X(cuLaunchKernelEx, PFN_cuLaunchKernelEx_v11060, "cuLaunchKernelEx")                                   \
+  X(cuLaunchKernelEx, PFN_cuLaunchKernelEx_v11060, "cuLaunchKernelEx")                                  \
   X(cuOccupancyMaxActiveBlocksPerMultiprocessor, PFN_cuOccupancyMaxActiveBlocksPerMultiprocessor_v6050, \
     "cuOccupancyMaxActiveBlocksPerMultiprocessor")
 

@@ -89,6 +89,7 @@ SweepProblem::SweepProblem(const CrossEntropySpec& spec, int64_t rows) {
   call_.weights = weights_.address();
   call_.grad_output = {upstream_.address(), 0, 0};
   call_.workspace = carve_workspace(workspace_.address(), rows, 1);
+  call_.tickets = call_.workspace.tickets;  // zero from the allocation on: every launch's last program zeroes it again
 }
 
 Launch SweepProblem::launch_of(const CrossEntropySpec& spec, CrossEntropyKernel kernel) const {

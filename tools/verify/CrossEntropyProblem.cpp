@@ -207,6 +207,7 @@ StagedRank prepare_rank(const ProblemOptions& o, const Inputs& in, Backend& b, i
   c.world = static_cast<int>(std::max<size_t>(o.shards.size(), 1));
   r.workspace = b.allocate(workspace_bytes(c.rows(), c.world));
   c.workspace = carve_workspace(r.workspace, c.rows(), c.world);
+  c.tickets = b.allocate(4);  // apart from the workspace, so that a kernel counting on the workspace's shows
   return r;
 }
 
@@ -240,6 +241,7 @@ RankResult collect(const ProblemOptions& o, Backend& b, const StagedRank& r) {
   out.entropy = download<float>(b, w.entropy, rows);
   out.loss = download<float>(b, w.loss, 1)[0];
   out.bad_labels = download<int32_t>(b, w.bad, 1)[0];
+  out.tickets = download<int32_t>(b, r.call.tickets, 1)[0];
   if (o.mode == Mode::ForwardOnly) return out;
   const RowTensorRef& g = r.call.grad;
   const int64_t elem = dtype_bytes(o.spec.dtype);
@@ -440,6 +442,7 @@ Verdict check_against_reference(const ProblemOptions& o, const Outcome& outcome)
     // Every rank computes the same loss, bit for bit.
     if (std::memcmp(mine.row_loss.data(), first.row_loss.data(), rows * 4) || std::memcmp(&mine.loss, &first.loss, 4))
       check.fail(cat("rank ", r, " computes a different loss than rank 0"));
+    if (mine.tickets != 0) check.fail(cat("rank ", r, " left its ticket counter at ", mine.tickets, ", not 0"));
     if (o.mode == Mode::ForwardOnly) continue;
     const int64_t width = rows ? static_cast<int64_t>(mine.grad.size()) / rows : 0;
     for (int64_t i = 0; i < rows; ++i)

@@ -59,6 +59,7 @@ struct RankResult {
   std::vector<float> row_loss, lse, logprob, entropy, grad;
   float loss = 0.0f;
   int32_t bad_labels = 0;
+  int32_t tickets = 0;  // the call's ticket counter afterwards: its last program must leave it zero
 };
 
 // Where a problem runs: memory the kernels can address, and a way to run launch plans on it.

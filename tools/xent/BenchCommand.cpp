@@ -88,6 +88,7 @@ nlohmann::json bench_one(const BenchOptions& o, int64_t vocab, double copy_bw, C
   call.labels = {labels.address(), rows, 1};
   call.grad_output = {upstream.address(), 0, 0};
   call.workspace = carve_workspace(workspace.address(), rows, 1);
+  if (reduces_in_fused_small(spec, call)) call.tickets = op.zeroed_tickets(stream, call.workspace.tickets);
 
   std::vector<Launch> plan;
   auto append = [&](std::vector<Launch> more) { plan.insert(plan.end(), more.begin(), more.end()); };

@@ -30,6 +30,7 @@ std::string launched_kernels(const CrossEntropySpec& spec, const verify::Problem
   CrossEntropyCall call;
   call.d0 = problem.d0;
   call.d1 = problem.d1;
+  call.tickets = 16;  // stands for the harness's counter: only the kernels' names are wanted
   std::vector<Launch> plan = problem.mode == verify::Mode::Fused ? plan_fused(spec, call) : plan_forward(spec, call);
   if (problem.mode == verify::Mode::ForwardBackward)
     for (Launch& l : plan_backward(spec, call)) plan.push_back(std::move(l));
