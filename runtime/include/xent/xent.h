@@ -21,10 +21,15 @@
  *  - Arguments are checked before any work and before the CUDA driver is touched: XENT_ERROR_INVALID_ARGUMENT means
  *    nothing was enqueued.
  *  - No call allocates device memory or synchronizes the host, except xent_bad_labels and the checking mode
- *    (xent_options.check_labels), which synchronize the stream; the rest can be captured in a CUDA graph.
+ *    (xent_options.check_labels), which synchronize the stream, and the first calls (below); the rest can be captured
+ *    in a CUDA graph once each kind of call has run.
  *  - The first call that needs them compiles (or loads from xent's disk cache) the kernels for the device of the
- *    calling thread's current CUDA context (its primary context when none is current); later calls reuse them. Use
- *    one handle per device.
+ *    calling thread's current CUDA context (its primary context when none is current), and allocates 256 bytes of
+ *    ticket counters; later calls reuse them. Use one handle per device.
+ *  - A reduced xent_fused of up to 512 rows is one kernel, which counts its finished programs on the handle's counter
+ *    for the stream (work on one stream runs in order, so the stream's calls share it safely). While the stream is
+ *    captured, and on CU_STREAM_PER_THREAD, the call zeroes the workspace's counter on the stream and uses that.
+ *    Destroy a stream only once its work is done: a new stream given its handle would count on the same counter.
  *  - Thread-safe: any number of threads may use one handle at once.
  *
  * Tensors are row tensors (xent_rows): element (i0, i1, j) lies at data + (i0 * stride0 + i1 * stride1 + j) * element

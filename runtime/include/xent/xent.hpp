@@ -14,11 +14,14 @@
 //
 // Guarantees:
 //  - No call allocates device memory or synchronizes the host, except bad_labels() and the checking mode
-//    (CrossEntropyOptions::check_labels), which synchronize the stream. Everything else can be captured in a CUDA
-//    graph.
+//    (CrossEntropyOptions::check_labels), which synchronize the stream, and the first calls (below). Everything else
+//    can be captured in a CUDA graph once each kind of call has run.
 //  - The first call that needs them compiles (or loads from the disk cache) the kernels for the device of the calling
-//    thread's current CUDA context (the device's primary context when none is current); the object keeps them, so
-//    later calls make no driver queries. Use one object per device.
+//    thread's current CUDA context (the device's primary context when none is current), and allocates 256 bytes of
+//    ticket counters; the object keeps them, so later calls make no driver queries but one: whether the stream of a
+//    small fused call is being captured. Use one object per device.
+//  - A reduced fused() of up to 512 rows is one kernel, counting its finished programs on the object's counter for
+//    the stream (xent.h says more).
 //  - Arguments are checked before any work: a bad one throws Error(Status::InvalidArgument) naming it and what to
 //    change, and nothing has been enqueued.
 //  - Objects are thread-safe: any number of threads may call one object at once.

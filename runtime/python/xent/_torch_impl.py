@@ -2,8 +2,9 @@
 TransformerEngine's `parallel_cross_entropy` and Automodel's `TEParallelCrossEntropy`.
 
 Every call only enqueues work on torch's current stream of the logits' device: no host synchronization, no memory
-outside PyTorch's caching allocator (the workspace, the gradient and the loss are torch tensors), so forward and
-backward can be captured in a CUDA graph once a first step has created the op and loaded its kernels.
+outside PyTorch's caching allocator (the workspace, the gradient and the loss are torch tensors) but the op's 256 bytes
+of ticket counters, so forward and backward can be captured in a CUDA graph once a first step has created the op and
+loaded its kernels.
 """
 
 from __future__ import annotations
