@@ -362,6 +362,7 @@ TEST_F(GpuCrossEntropy, LaunchesFromAThreadWithoutAContext) {
   call.grad = {grad.address(), rows * V, V};
   call.labels = {labels.address(), rows, 1};
   call.workspace = carve_workspace(workspace.address(), rows, 1);
+  call.tickets = call.workspace.tickets;  // zero from the allocation on; each call's last program zeroes it again
   const std::vector<Launch> plan = plan_fused(spec, call);
 
   auto run_and_read = [&] {
