@@ -20,8 +20,8 @@
 //
 // Forward then backward: count, stats, [exchange of partials], combine, later backward;
 //                         one shard: forward, reduce (not for `none`), later backward.
-// Fused (one shard):      count, fused, reduce; up to kMaxFusedSmallRows rows fused_small alone (given a ticket
-//                         counter of the op's for the stream: CrossEntropyCall::tickets), else count, fused_small.
+// Fused (one shard):      count, fused, reduce; up to kMaxFusedSmallRows rows fused_small alone (counting on the
+//                         call's ticket counter: CrossEntropyCall::tickets).
 // Combine and fused_small reduce the loss themselves, in the last program to finish, by a ticket counter that must be
 // zero when they start: count zeroes the workspace's for combine. The fused kernel leaves its loss to reduce: its many
 // short programs lose 8-13% of their bandwidth to the ticket's fences (docs/performance.md, change 36), and a

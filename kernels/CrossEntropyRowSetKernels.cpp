@@ -31,7 +31,7 @@ std::unique_ptr<Kernel> build_count(const CrossEntropySpec& spec) {
   LabelCounts counts = count_labels(k, labels, spec.has_mask ? &mask : nullptr, rows, d1, ignore_index, c, kRowSetTile);
   k.store(inv_den, reduction_scale(k, counts.ok, normalizer, c));
   k.store(bad_count, counts.bad);
-  k.store(tickets, k.constant_int(0, ScalarType::I32));  // for the LossReduction of combine or fused_small
+  k.store(tickets, k.constant_int(0, ScalarType::I32));  // for combine's LossReduction
   k.set_attribute("threads", kRowSetThreads);
   return k.finish();
 }
