@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
+#include <string>
 #include <thread>
 
 #include "runtime/cuda/Check.h"
@@ -290,6 +292,29 @@ TEST_F(GpuApi, SmallFusedCallsOnTwoStreamsAtOnce) {
     Verdict verdict = check_against_reference(o, collect_outcome(o, *backend, staged[i]));
     EXPECT_TRUE(verdict.ok) << "stream " << i << ": " << verdict.str();
   }
+}
+
+// An op has ticket counters for 64 streams; a small fused call on a stream past those, or on the per-thread default
+// stream, zeroes the workspace's counter on the stream and counts on that (runtime/StreamTickets.h). Each call must
+// still reduce its loss: it is cleared on the stream before each call.
+TEST_F(GpuApi, SmallFusedCallsPastTheStreamCounters) {
+  ProblemOptions o = problem(DType::BF16, 16032, Mode::Fused);
+  auto backend = cuda_backend();
+  StagedProblem staged = stage_problem(o, *backend);
+  Op op(options_of(staged.ranks[0], 0));
+  xent_args a = args_of(staged.ranks[0]);
+  const uint64_t loss = staged.ranks[0].call.workspace.loss;
+  std::vector<std::unique_ptr<Stream>> streams;
+  for (int i = 0; i < 66; ++i) streams.push_back(std::make_unique<Stream>(CU_STREAM_NON_BLOCKING));
+  auto call_on = [&](CUstream stream, const std::string& which) {
+    XENT_CU_CHECK(cuda::driver().cuMemsetD8Async(loss, 0, 4, stream));
+    ASSERT_XENT_OK(xent_fused(op.op, &a, stream));
+    XENT_CU_CHECK(cuda::driver().cuStreamSynchronize(stream));
+    Verdict verdict = check_against_reference(o, collect_outcome(o, *backend, staged));
+    EXPECT_TRUE(verdict.ok) << which << ": " << verdict.str();
+  };
+  for (size_t i = 0; i < streams.size(); ++i) call_on(streams[i]->stream, "stream " + std::to_string(i));
+  call_on(CU_STREAM_PER_THREAD, "the per-thread stream");
 }
 
 TEST_F(GpuApi, TwoThreadsCreateAndLaunchDifferentSpecs) {
