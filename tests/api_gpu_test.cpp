@@ -83,22 +83,38 @@ struct Stream {
   CUstream stream = nullptr;
 };
 
+// A one-rank problem staged on the GPU, with the op and the API arguments of its call.
+struct OneRank {
+  explicit OneRank(const ProblemOptions& o)
+      : options(o),
+        backend(cuda_backend()),
+        staged(stage_problem(o, *backend)),
+        op(options_of(staged.ranks[0], 0)),
+        args(args_of(staged.ranks[0])) {}
+  const CrossEntropyCall& call() const { return staged.ranks[0].call; }
+  // What the calls left in the staged buffers, and its comparison with the reference.
+  Outcome outcome() const { return collect_outcome(options, *backend, staged); }
+  Verdict verdict() const { return check_against_reference(options, outcome()); }
+
+  ProblemOptions options;
+  std::unique_ptr<Backend> backend;
+  StagedProblem staged;
+  Op op;
+  xent_args args;
+};
+
 // Runs a one-rank problem through the C API (fused, or forward then backward) and checks it.
 void check_single_rank(const ProblemOptions& o) {
-  auto backend = cuda_backend();
-  StagedProblem staged = stage_problem(o, *backend);
-  const StagedRank& r = staged.ranks[0];
-  Op op(options_of(r, 0));
-  xent_args a = args_of(r);
+  OneRank r(o);
   Stream s;
   if (o.mode == Mode::Fused) {
-    ASSERT_XENT_OK(xent_fused(op.op, &a, s.stream));
+    ASSERT_XENT_OK(xent_fused(r.op.op, &r.args, s.stream));
   } else {
-    ASSERT_XENT_OK(xent_forward(op.op, &a, s.stream));
-    ASSERT_XENT_OK(xent_backward(op.op, &a, s.stream));
+    ASSERT_XENT_OK(xent_forward(r.op.op, &r.args, s.stream));
+    ASSERT_XENT_OK(xent_backward(r.op.op, &r.args, s.stream));
   }
   s.sync();
-  Verdict verdict = check_against_reference(o, collect_outcome(o, *backend, staged));
+  Verdict verdict = r.verdict();
   EXPECT_TRUE(verdict.ok) << o.str() << "\n" << verdict.str();
 }
 
@@ -181,18 +197,15 @@ TEST_F(GpuApi, TwoPhaseWithTheCallersExchange) {
 }
 
 TEST_F(GpuApi, ZeroRowsGiveZeroLoss) {
-  ProblemOptions o = problem(DType::BF16, 1000, Mode::Fused);
-  auto backend = cuda_backend();
-  StagedProblem staged = stage_problem(o, *backend);
-  Op op(options_of(staged.ranks[0], 0));
-  xent_args a = args_of(staged.ranks[0]);
-  ASSERT_XENT_OK(xent_fused(op.op, &a, nullptr));
+  OneRank r(problem(DType::BF16, 1000, Mode::Fused));
+  xent_args& a = r.args;
+  ASSERT_XENT_OK(xent_fused(r.op.op, &a, nullptr));
   struct xent_outputs out {};
-  ASSERT_XENT_OK(xent_outputs(op.op, &a, &out));
+  ASSERT_XENT_OK(xent_outputs(r.op.op, &a, &out));
   EXPECT_NE(read_f32(out.loss), 0.0f);
   a.d0 = 0;
   a.logits.data = a.labels.data = a.grad.data = 0;  // empty tensors may have no storage
-  ASSERT_XENT_OK(xent_fused(op.op, &a, nullptr));
+  ASSERT_XENT_OK(xent_fused(r.op.op, &a, nullptr));
   EXPECT_EQ(read_f32(out.loss), 0.0f);
 }
 
@@ -240,34 +253,30 @@ TEST_F(GpuApi, CheckingModeRaisesWithTheFirstBadRow) {
 }
 
 TEST_F(GpuApi, FusedCapturedInAGraphReplays) {
-  ProblemOptions o = problem(DType::BF16, 18992, Mode::Fused);
-  auto backend = cuda_backend();
-  StagedProblem staged = stage_problem(o, *backend);
-  Op op(options_of(staged.ranks[0], 0));
-  xent_args a = args_of(staged.ranks[0]);
+  OneRank r(problem(DType::BF16, 18992, Mode::Fused));
   Stream s(CU_STREAM_NON_BLOCKING);
-  ASSERT_XENT_OK(xent_fused(op.op, &a, s.stream));  // compiles and loads outside the capture
+  ASSERT_XENT_OK(xent_fused(r.op.op, &r.args, s.stream));  // compiles and loads outside the capture
   s.sync();
-  const Outcome eager = collect_outcome(o, *backend, staged);
+  const Outcome eager = r.outcome();
 
   const cuda::Driver& d = cuda::driver();
   CUgraph graph = nullptr;
   CUgraphExec exec = nullptr;
   XENT_CU_CHECK(d.cuStreamBeginCapture(s.stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
-  ASSERT_XENT_OK(xent_fused(op.op, &a, s.stream));
+  ASSERT_XENT_OK(xent_fused(r.op.op, &r.args, s.stream));
   XENT_CU_CHECK(d.cuStreamEndCapture(s.stream, &graph));
   XENT_CU_CHECK(d.cuGraphInstantiate(&exec, graph, 0));
   for (int replay = 0; replay < 2; ++replay) {
-    XENT_CU_CHECK(d.cuMemsetD8(staged.ranks[0].grad_buffer, 0, staged.ranks[0].grad_elements * 2));
+    XENT_CU_CHECK(d.cuMemsetD8(r.staged.ranks[0].grad_buffer, 0, r.staged.ranks[0].grad_elements * 2));
     // A captured small call counts on the workspace's tickets, which the graph zeroes first (runtime/StreamTickets.h):
     // whatever they hold before a replay.
-    XENT_CU_CHECK(d.cuMemsetD8(staged.ranks[0].call.workspace.tickets, 0x5A, 4));
+    XENT_CU_CHECK(d.cuMemsetD8(r.call().workspace.tickets, 0x5A, 4));
     XENT_CU_CHECK(d.cuGraphLaunch(exec, s.stream));
     s.sync();
-    const Outcome replayed = collect_outcome(o, *backend, staged);
+    const Outcome replayed = r.outcome();
     EXPECT_EQ(replayed.ranks[0].grad, eager.ranks[0].grad) << "replay " << replay;
     EXPECT_EQ(replayed.ranks[0].loss, eager.ranks[0].loss) << "replay " << replay;
-    Verdict verdict = check_against_reference(o, replayed);
+    Verdict verdict = check_against_reference(r.options, replayed);
     EXPECT_TRUE(verdict.ok) << verdict.str();
   }
   XENT_CU_CHECK(d.cuGraphExecDestroy(exec));
@@ -298,19 +307,14 @@ TEST_F(GpuApi, SmallFusedCallsOnTwoStreamsAtOnce) {
 // stream, zeroes the workspace's counter on the stream and counts on that (runtime/StreamTickets.h). Each call must
 // still reduce its loss: it is cleared on the stream before each call.
 TEST_F(GpuApi, SmallFusedCallsPastTheStreamCounters) {
-  ProblemOptions o = problem(DType::BF16, 16032, Mode::Fused);
-  auto backend = cuda_backend();
-  StagedProblem staged = stage_problem(o, *backend);
-  Op op(options_of(staged.ranks[0], 0));
-  xent_args a = args_of(staged.ranks[0]);
-  const uint64_t loss = staged.ranks[0].call.workspace.loss;
+  OneRank r(problem(DType::BF16, 16032, Mode::Fused));
   std::vector<std::unique_ptr<Stream>> streams;
   for (int i = 0; i < 66; ++i) streams.push_back(std::make_unique<Stream>(CU_STREAM_NON_BLOCKING));
   auto call_on = [&](CUstream stream, const std::string& which) {
-    XENT_CU_CHECK(cuda::driver().cuMemsetD8Async(loss, 0, 4, stream));
-    ASSERT_XENT_OK(xent_fused(op.op, &a, stream));
+    XENT_CU_CHECK(cuda::driver().cuMemsetD8Async(r.call().workspace.loss, 0, 4, stream));
+    ASSERT_XENT_OK(xent_fused(r.op.op, &r.args, stream));
     XENT_CU_CHECK(cuda::driver().cuStreamSynchronize(stream));
-    Verdict verdict = check_against_reference(o, collect_outcome(o, *backend, staged));
+    Verdict verdict = r.verdict();
     EXPECT_TRUE(verdict.ok) << which << ": " << verdict.str();
   };
   for (size_t i = 0; i < streams.size(); ++i) call_on(streams[i]->stream, "stream " + std::to_string(i));

@@ -176,10 +176,7 @@ class Machine {
       case OpKind::AtomicAdd: return memory_.atomic_add(in(0), in(1), *out);
       case OpKind::SharedAlloc: return shared_alloc(op, *out);
       case OpKind::AsyncCopy: return start_copy(in(0), in(1), optional(2));
-      case OpKind::AsyncCommit:
-        committed_.push_back(std::move(uncommitted_));
-        uncommitted_.clear();
-        return;
+      case OpKind::AsyncCommit: return commit_copies();
       case OpKind::AsyncWait: return land_copies(a.pending);
       case OpKind::Reduce: return reduce(a.reduction, a.axis, in(0), *out);
       case OpKind::ClusterBarrier:
@@ -201,13 +198,16 @@ class Machine {
     uncommitted_.push_back(std::move(copy));
   }
 
+  // async_commit: the open group of copies becomes the newest committed one.
+  void commit_copies() {
+    committed_.push_back(std::move(uncommitted_));
+    uncommitted_.clear();
+  }
+
   // async_wait `pending`: lands every copy (0, as cp.async.wait_all commits the open group first), or all but those
   // of the `pending` groups committed last and of the open group.
   void land_copies(int64_t pending) {
-    if (pending == 0) {
-      committed_.push_back(std::move(uncommitted_));
-      uncommitted_.clear();
-    }
+    if (pending == 0) commit_copies();
     while (static_cast<int64_t>(committed_.size()) > pending) {
       for (const PendingCopy& c : committed_.front()) memory_.store(c.destination, c.data, c.mask ? &*c.mask : nullptr);
       committed_.pop_front();
