@@ -14,23 +14,22 @@ ptxas=${PTXAS:-/usr/local/cuda/bin/ptxas}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# The xent binary and library folder of build $1, unpacking a gzipped library into $work/$2.
-locate() {
-  local dir=$1 tag=$2
-  if [ -x "$dir/tools/xent" ]; then
-    echo "$dir/tools/xent $dir/runtime"
-  elif [ -f "$dir/libxent.so" ]; then
-    echo "$dir/xent $dir"
-  elif [ -f "$dir/libxent.so.gz" ]; then
-    mkdir -p "$work/$tag" && gunzip -c "$dir/libxent.so.gz" >"$work/$tag/libxent.so"
-    echo "$dir/xent $work/$tag"
+# Each build's xent binary and library folder (xents[i], libs[i]), a gzipped library unpacked once into $work/build$i.
+xents=() libs=()
+for b in "$@"; do
+  i=${#xents[@]}
+  if [ -x "$b/tools/xent" ]; then
+    xents+=("$b/tools/xent") libs+=("$b/runtime")
+  elif [ -f "$b/libxent.so" ]; then
+    xents+=("$b/xent") libs+=("$b")
+  elif [ -f "$b/libxent.so.gz" ]; then
+    mkdir -p "$work/build$i" && gunzip -c "$b/libxent.so.gz" >"$work/build$i/libxent.so"
+    xents+=("$b/xent") libs+=("$work/build$i")
   else
-    echo "ptx_report: $dir holds neither tools/xent nor libxent.so(.gz)" >&2
+    echo "ptx_report: $b holds neither tools/xent nor libxent.so(.gz)" >&2
     exit 2
   fi
-}
-
-for b in "$@"; do locate "$b" check >/dev/null; done
+done
 
 IFS=';' read -ra specs <<<"${SPECS:-bf16 16032;bf16 50257;bf16 50257 --label-smoothing 0.1;bf16 128256;bf16 151936;bf16 256000;f32 256000;f16 32000;bf16 151936 --alignment base}"
 read -ra kernels <<<"${KERNELS:-ce_stats ce_forward ce_backward ce_fused ce_fused_small}"
@@ -44,14 +43,11 @@ for spec in "${specs[@]}"; do
   for kernel in "${kernels[@]}"; do
     printf '%-18s %-40s' "$kernel" "$spec"
     first=""
-    i=0
-    for b in "$@"; do
-      read -r xent lib <<<"$(locate "$b" "build$i")"
+    for i in "${!xents[@]}"; do
       ptx=$work/$i.ptx
-      if ! LD_LIBRARY_PATH=$lib XENT_CACHE_DIR=$work/cache$i "$xent" compile --kernel "$kernel" --dtype "${words[0]}" \
-        --vocab "${words[1]}" "${words[@]:2}" --emit ptx >"$ptx" 2>/dev/null; then
+      if ! LD_LIBRARY_PATH=${libs[$i]} XENT_CACHE_DIR=$work/cache$i "${xents[$i]}" compile --kernel "$kernel" \
+        --dtype "${words[0]}" --vocab "${words[1]}" "${words[@]:2}" --emit ptx >"$ptx" 2>/dev/null; then
         printf ' | %-26s' "fails"
-        i=$((i + 1))
         continue
       fi
       regs=""
@@ -69,7 +65,6 @@ for spec in "${specs[@]}"; do
         mark="*" differ=$((differ + 1))
       fi
       printf ' | %-26s' "$mark $(wc -l <"$ptx") lines, $regs"
-      i=$((i + 1))
     done
     printf '\n'
   done
